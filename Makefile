@@ -1,0 +1,29 @@
+# Dealcast: `make run` serves the demo, `make test` runs the whole suite.
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+PYTEST_ARGS ?=
+CHROMIUM := /usr/bin/chromium
+
+.PHONY: run test bench faults check clean-data
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	touch $@
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+
+run: $(VENV)/.installed
+	DEALCAST_LOCAL=1 $(PY) -m config.launcher --port $(PORT)
+
+test: $(VENV)/.installed $(CHROMIUM)
+	DEALCAST_LOCAL=1 CHANNEL_LAYER_PREFIX=dealcast-test CELERY_QUEUE=dealcast-test $(PY) -m pytest $(PYTEST_ARGS)
+
+check: $(VENV)/.installed
+	DEALCAST_LOCAL=1 $(PY) manage.py check
+
+clean-data:
+	$(PY) -m config.embedded stop; rm -rf var

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.forms import PreferencesForm, SignupForm
+from accounts.services import user_set_preferences, user_signup
+
+
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = user_signup(
+            username=form.cleaned_data["username"],
+            email=form.cleaned_data.get("email", ""),
+            password=form.cleaned_data["password1"],
+        )
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Welcome to Dealcast. Set your location to see deals near you.")
+        return redirect("preferences")
+    return render(request, "accounts/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences(request):
+    form = PreferencesForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        user_set_preferences(user=request.user, **form.cleaned_data)
+        messages.success(request, "Preferences saved.")
+        return redirect("preferences")
+    context = {"form": form, "tile_url": settings.MAP_TILE_URL}
+    return render(request, "accounts/preferences.html", context, status=400 if form.errors else 200)

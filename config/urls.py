@@ -1,0 +1,28 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from config import health
+from discounts import api as discounts_api
+from discounts import views as discounts_views
+from realtime import api as realtime_api
+
+api_patterns = [
+    path("deals/", discounts_api.DealListView.as_view(), name="deal-list"),
+    path("deals/compare/", discounts_api.DealCompareView.as_view(), name="deal-compare"),
+    path("deals/top/", discounts_api.DealTopView.as_view(), name="deal-top"),
+    path("deals/changes/", realtime_api.ChangesView.as_view(), name="deal-changes"),
+    path("discounts/", discounts_api.DiscountCreateView.as_view(), name="discount-create"),
+    path("discounts/<int:pk>/", discounts_api.DiscountDetailView.as_view(), name="discount-detail"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
+]
+
+urlpatterns = [
+    path("", discounts_views.live, name="live"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("accounts/", include("accounts.urls")),
+    path("admin/", admin.site.urls),
+    path("api/", include(api_patterns)),
+]

@@ -1,0 +1,61 @@
+"""Fixtures shared by the whole suite: real PostgreSQL and Redis, and real processes on demand."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tests.support.shopper import ShopperSocket
+from tests.support.stack import Stack
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@pytest.fixture(scope="session")
+def stack_env(django_db_setup, django_db_blocker) -> dict[str, str]:
+    with django_db_blocker.unblock():
+        url = _database_url()
+    env = dict(os.environ)
+    env.update(DATABASE_URL=url, RELAY_SWEEP_SECONDS="0.5", REALTIME_RECONCILE_SECONDS="0.5", PYTHONUNBUFFERED="1")
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack(stack_env):
+    """One daphne, one Celery worker and beat, shared by the tests that need live delivery."""
+    running = Stack(stack_env)
+    running.start_web()
+    running.start_worker()
+    running.start_beat()
+    yield running
+    running.stop()
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+@pytest.fixture
+def connect_shopper(stack):
+    """Open a real WebSocket as a logged-in user; all are closed after the test."""
+    sockets: list[ShopperSocket] = []
+
+    def connect(user, *, web: int = 0, origin: str | None = None) -> ShopperSocket:
+        sock = ShopperSocket(
+            stack.ws_url(web), session=session_cookie(user) if user else None, origin=origin or stack.base_url
+        )
+        sockets.append(sock)
+        return sock
+
+    yield connect
+    for sock in sockets:
+        sock.close()

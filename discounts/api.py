@@ -1,0 +1,150 @@
+"""The deals API: thin views that validate input, then call selectors and services."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from discounts import selectors, services
+from discounts.models import Category
+from discounts.serializers import DealSerializer, DiscountWriteSerializer
+from markets.geo import InvalidLocation, clean_lat, clean_lng, clean_radius_km
+from markets.models import Market
+from markets.selectors import markets_managed_by
+
+
+class LocationQuerySerializer(serializers.Serializer):
+    lat = serializers.FloatField(required=False)
+    lng = serializers.FloatField(required=False)
+    radius_km = serializers.FloatField(required=False)
+
+    def validate(self, attrs):
+        has_lat, has_lng = "lat" in attrs, "lng" in attrs
+        if has_lat != has_lng:
+            raise serializers.ValidationError("Give both lat and lng, or neither.")
+        if "radius_km" in attrs and not has_lat:
+            raise serializers.ValidationError({"radius_km": "radius_km needs lat and lng."})
+        try:
+            if has_lat:
+                attrs["lat"], attrs["lng"] = clean_lat(attrs["lat"]), clean_lng(attrs["lng"])
+            if "radius_km" in attrs:
+                attrs["radius_km"] = clean_radius_km(attrs["radius_km"])
+        except InvalidLocation as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return attrs
+
+
+class DealQuerySerializer(LocationQuerySerializer):
+    q = serializers.CharField(required=False, max_length=200, allow_blank=True)
+    category = serializers.SlugField(required=False, max_length=50)
+    ordering = serializers.ChoiceField(choices=list(selectors.ORDERINGS), required=False)
+
+
+class ProductQuerySerializer(LocationQuerySerializer):
+    product = serializers.CharField(max_length=200)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=50, default=5)
+
+
+def _parse(serializer_class, request) -> dict:
+    query = serializer_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data
+
+
+@extend_schema(parameters=[DealQuerySerializer])
+class DealListView(generics.ListAPIView):
+    """Active deals, optionally near a point, matching product text and a category."""
+
+    serializer_class = DealSerializer
+
+    def get_queryset(self):
+        params = _parse(DealQuerySerializer, self.request)
+        category = params.get("category")
+        return selectors.deals_search(
+            lat=params.get("lat"),
+            lng=params.get("lng"),
+            radius_km=params.get("radius_km"),
+            q=params.get("q") or None,
+            categories=[category] if category else None,
+            ordering=params.get("ordering"),
+        )
+
+
+@extend_schema(parameters=[ProductQuerySerializer], responses=DealSerializer(many=True))
+class DealCompareView(APIView):
+    """One product's active deals across markets, cheapest first."""
+
+    def get(self, request):
+        params = _parse(ProductQuerySerializer, request)
+        deals = selectors.deals_compare(product=params["product"], lat=params.get("lat"), lng=params.get("lng"))
+        return Response(DealSerializer(deals[:100], many=True).data)
+
+
+@extend_schema(parameters=[ProductQuerySerializer], responses=DealSerializer(many=True))
+class DealTopView(APIView):
+    """The best deals for a product by percent off."""
+
+    def get(self, request):
+        params = _parse(ProductQuerySerializer, request)
+        deals = selectors.deals_top(product=params["product"], limit=params["limit"])
+        return Response(DealSerializer(deals, many=True).data)
+
+
+def _resolve_refs(user, data: dict) -> dict:
+    """Turn the ids and slugs of the input into objects the caller may use."""
+    resolved = dict(data)
+    if "market" in data:
+        market = Market.objects.filter(pk=data["market"]).first()
+        if market is None:
+            raise serializers.ValidationError({"market": "No such market."})
+        if not markets_managed_by(user).filter(pk=market.pk).exists():
+            raise serializers.ValidationError({"market": "You do not manage this market."})
+        resolved["market"] = market
+    if "category" in data:
+        category = Category.objects.filter(slug=data["category"]).first()
+        if category is None:
+            raise serializers.ValidationError({"category": "No such category."})
+        resolved["category"] = category
+    return resolved
+
+
+class StaffAPIView(APIView):
+    authentication_classes = [TokenAuthentication, *APIView.authentication_classes]
+    permission_classes = [IsAuthenticated]
+
+
+@extend_schema(request=DiscountWriteSerializer, responses={201: DealSerializer})
+class DiscountCreateView(StaffAPIView):
+    """Publish a discount for one of the caller's markets."""
+
+    def post(self, request):
+        incoming = DiscountWriteSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        discount = services.discount_create(actor=request.user, **_resolve_refs(request.user, incoming.validated_data))
+        return Response(DealSerializer(discount).data, status=status.HTTP_201_CREATED)
+
+
+class DiscountDetailView(StaffAPIView):
+    """Change or withdraw one of the caller's discounts."""
+
+    def _get(self, request, pk: int):
+        return get_object_or_404(selectors.discounts_managed_by(request.user), pk=pk)
+
+    @extend_schema(request=DiscountWriteSerializer, responses=DealSerializer)
+    def patch(self, request, pk: int):
+        discount = self._get(request, pk)
+        incoming = DiscountWriteSerializer(data=request.data, partial=True)
+        incoming.is_valid(raise_exception=True)
+        changes = _resolve_refs(request.user, incoming.validated_data)
+        discount = services.discount_update(discount=discount, actor=request.user, **changes)
+        return Response(DealSerializer(discount).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, pk: int):
+        services.discount_withdraw(discount=self._get(request, pk), actor=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)

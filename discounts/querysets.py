@@ -1,0 +1,61 @@
+"""Discount querysets whose bulk writes still go through the outbox.
+
+``QuerySet.update()``, ``bulk_update()`` and ``bulk_create()`` send no signals, so without these
+overrides they would change what shoppers see without an event. Each one locks the rows, writes,
+then records the events in the same transaction.
+"""
+
+from __future__ import annotations
+
+from django.db import models, transaction
+from django.utils import timezone
+
+
+class DiscountQuerySet(models.QuerySet):
+    def update(self, **kwargs) -> int:
+        with transaction.atomic(using=self.db):
+            before = self._lock_for_change()
+            count = super().update(**kwargs)
+            self._record_changes(before)
+        return count
+
+    def bulk_update(self, objs, fields, batch_size=None) -> int:
+        with transaction.atomic(using=self.db):
+            before = self.model.objects.filter(pk__in=[obj.pk for obj in objs])._lock_for_change()
+            count = super().bulk_update(objs, fields, batch_size=batch_size)
+            self._record_changes(before)
+        return count
+
+    def bulk_create(self, objs, *args, **kwargs):
+        from discounts.events import record_discount_event
+
+        with transaction.atomic(using=self.db):
+            now = timezone.now()
+            for obj in objs:
+                obj.listed = obj.is_visible_at(now)
+            created = super().bulk_create(objs, *args, **kwargs)
+            for obj in created:
+                obj.listed_before = obj.listed
+                record_discount_event(obj, was_listed=False)
+        return created
+
+    def _lock_for_change(self) -> dict:
+        rows = self.select_for_update(of=("self",)).select_related("market", "category").order_by("pk")
+        return {row.pk: row for row in rows}
+
+    def _record_changes(self, before: dict) -> None:
+        """Bring ``listed`` in step with each changed row and record its event.
+
+        Precondition: the caller holds the row locks taken by ``_lock_for_change`` for ``before``.
+        """
+        from discounts.events import footprint, record_discount_event
+
+        now = timezone.now()
+        changed = self.model.objects.filter(pk__in=list(before)).select_related("market", "category")
+        for discount in changed:
+            old = before[discount.pk]
+            visible = discount.is_visible_at(now)
+            if visible != discount.listed:
+                models.QuerySet.update(self.model.objects.filter(pk=discount.pk), listed=visible)
+                discount.listed = visible
+            record_discount_event(discount, was_listed=old.listed, previous=footprint(old))

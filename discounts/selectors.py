@@ -1,0 +1,105 @@
+"""Reads of deals, shared by the pages, the API and the live socket's snapshot."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db.models import ExpressionWrapper, F, FloatField, Q, QuerySet, Value
+from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
+from django.utils import timezone
+
+from discounts.models import Category, Discount
+from markets.geo import EARTH_RADIUS_KM, bounding_box
+
+ORDERINGS = {
+    "distance": ("distance_km", "price", "id"),
+    "price": ("price", "id"),
+    "-percent_off": ("-percent_off_db", "price", "id"),
+}
+
+
+def _distance_expression(lat: float, lng: float):
+    """Haversine distance to (lat, lng) in km, computed by PostgreSQL."""
+    dlat = Radians(F("market__lat") - Value(lat)) / 2
+    dlng = Radians(F("market__lng") - Value(lng)) / 2
+    a = Power(Sin(dlat), 2) + Cos(Radians(Value(lat))) * Cos(Radians(F("market__lat"))) * Power(Sin(dlng), 2)
+    return ExpressionWrapper(2 * EARTH_RADIUS_KM * ASin(Least(Sqrt(a), Value(1.0))), output_field=FloatField())
+
+
+def deals_active(*, now: datetime | None = None) -> QuerySet[Discount]:
+    """Deals a shopper may see now: active and inside their validity window."""
+    now = now or timezone.now()
+    return (
+        Discount.objects.filter(state=Discount.State.ACTIVE, starts_at__lte=now, ends_at__gt=now)
+        .select_related("market", "category")
+        .annotate(
+            percent_off_db=ExpressionWrapper(
+                (1 - F("price") / F("original_price")) * 100, output_field=FloatField()
+            )
+        )
+    )
+
+
+def deals_search(
+    *,
+    lat: float | None = None,
+    lng: float | None = None,
+    radius_km: float | None = None,
+    q: str | None = None,
+    categories: list[str] | None = None,
+    ordering: str | None = None,
+    now: datetime | None = None,
+) -> QuerySet[Discount]:
+    """Active deals filtered by area, product text and category slugs.
+
+    Precondition: coordinates and radius are already validated (``markets.geo.clean_*``). With a
+    location, each deal carries ``distance_km``; without one, ``distance`` ordering falls back to price.
+    """
+    deals = deals_active(now=now)
+    if q:
+        deals = deals.filter(product__icontains=q.strip())
+    if categories:
+        deals = deals.filter(category__slug__in=categories)
+    has_location = lat is not None and lng is not None
+    if has_location:
+        deals = deals.annotate(distance_km=_distance_expression(lat, lng))
+        if radius_km is not None:
+            box = bounding_box(lat, lng, radius_km)
+            deals = deals.filter(
+                market__lat__gte=box.min_lat, market__lat__lte=box.max_lat,
+                market__lng__gte=box.min_lng, market__lng__lte=box.max_lng,
+                distance_km__lte=radius_km,
+            )
+    order = ordering or ("distance" if has_location else "price")
+    if order == "distance" and not has_location:
+        order = "price"
+    return deals.order_by(*ORDERINGS[order])
+
+
+def deals_compare(*, product: str, lat: float | None = None, lng: float | None = None) -> QuerySet[Discount]:
+    """One product's active deals across markets, cheapest first."""
+    return deals_search(q=product, lat=lat, lng=lng, ordering="price")
+
+
+def deals_top(*, product: str | None = None, limit: int = 5) -> QuerySet[Discount]:
+    """The best deals by percent off, for one product or overall."""
+    return deals_search(q=product, ordering="-percent_off")[:limit]
+
+
+def categories_all() -> QuerySet[Category]:
+    return Category.objects.order_by("name")
+
+
+def discounts_managed_by(user) -> QuerySet[Discount]:
+    """Every discount (any state) of the markets ``user`` manages."""
+    from markets.selectors import markets_managed_by
+
+    return Discount.objects.filter(market__in=markets_managed_by(user)).select_related("market", "category")
+
+
+def discounts_due_for_schedule(*, now: datetime) -> QuerySet[Discount]:
+    """Deals whose visibility changed with the clock: start reached but unlisted, or end passed but listed."""
+    return Discount.objects.filter(
+        Q(listed=False, state=Discount.State.ACTIVE, starts_at__lte=now, ends_at__gt=now)
+        | Q(listed=True, ends_at__lte=now)
+    )

@@ -1,0 +1,77 @@
+"""The Deal shape of the public contract, used by the API and by every event's ``data``."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils import timezone
+from rest_framework import serializers
+
+from discounts.models import Category, Discount
+from markets.models import Market
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Category
+        fields = ["slug", "name"]
+
+
+class MarketSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Market
+        fields = ["id", "name", "address", "lat", "lng"]
+
+
+class DealSerializer(serializers.ModelSerializer):
+    category = CategorySerializer(read_only=True)
+    market = MarketSummarySerializer(read_only=True)
+    percent_off = serializers.FloatField(read_only=True)
+    distance_km = serializers.FloatField(read_only=True, required=False)
+
+    class Meta:
+        model = Discount
+        fields = [
+            "id", "product", "category", "market", "original_price", "price", "currency",
+            "percent_off", "starts_at", "ends_at", "distance_km",
+        ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        distance = getattr(instance, "distance_km", None)
+        if distance is None:
+            data.pop("distance_km", None)
+        else:
+            data["distance_km"] = round(float(distance), 3)
+        return data
+
+
+def deal_data(discount: Discount) -> dict:
+    """The self-contained Deal an event carries (no distance: that depends on the recipient)."""
+    return DealSerializer(discount).data
+
+
+class DiscountWriteSerializer(serializers.Serializer):
+    """Input of the markets' integration API; explicit fields, nothing else is assignable."""
+
+    market = serializers.IntegerField()
+    product = serializers.CharField(max_length=200, trim_whitespace=True)
+    category = serializers.SlugField(max_length=50)
+    original_price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"))
+    price = serializers.DecimalField(max_digits=10, decimal_places=2, min_value=Decimal("0.01"))
+    currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False)
+    starts_at = serializers.DateTimeField(required=False)
+    ends_at = serializers.DateTimeField()
+
+    def validate_product(self, value: str) -> str:
+        if not value.strip():
+            raise serializers.ValidationError("Product must not be blank.")
+        return value
+
+    def validate(self, attrs):
+        starts_at = attrs.get("starts_at") or (None if self.partial else timezone.now())
+        if starts_at and "ends_at" in attrs and attrs["ends_at"] <= starts_at:
+            raise serializers.ValidationError({"ends_at": "The end must be after the start."})
+        if "price" in attrs and "original_price" in attrs and attrs["price"] >= attrs["original_price"]:
+            raise serializers.ValidationError({"price": "The deal price must be below the original price."})
+        return attrs

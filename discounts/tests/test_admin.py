@@ -1,0 +1,95 @@
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import reverse
+
+from discounts.demo import _staff_group
+from discounts.models import Discount
+from tests.factories import CategoryFactory, MarketFactory, UserFactory, create_deal
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def scene(client):
+    market_a, market_b = MarketFactory(name="Alpha"), MarketFactory(name="Beta")
+    staff = UserFactory(is_staff=True)
+    staff.groups.add(_staff_group())
+    market_a.staff.add(staff)
+    client.force_login(staff)
+    return {
+        "client": client, "staff": staff, "market_a": market_a, "market_b": market_b,
+        "deal_a": create_deal(market=market_a, product="Alpha apples"),
+        "deal_b": create_deal(market=market_b, product="Beta bananas"),
+    }
+
+
+def test_staff_sees_only_their_markets_deals(scene):
+    page = scene["client"].get(reverse("admin:discounts_discount_changelist"))
+    assert page.status_code == 200
+    assert b"Alpha apples" in page.content
+    assert b"Beta bananas" not in page.content
+
+
+def test_staff_cannot_open_or_change_another_markets_deal_by_url(scene):
+    client, deal_b = scene["client"], scene["deal_b"]
+    change = client.get(reverse("admin:discounts_discount_change", args=[deal_b.pk]))
+    assert change.status_code in (302, 404)
+    client.post(reverse("admin:discounts_discount_change", args=[deal_b.pk]), {"product": "Hijacked"})
+    client.post(reverse("admin:discounts_discount_delete", args=[deal_b.pk]), {"post": "yes"})
+    deal_b.refresh_from_db()
+    assert deal_b.product == "Beta bananas"
+    assert deal_b.listed
+
+
+def test_bulk_actions_ignore_another_markets_ids(scene):
+    client, deal_a, deal_b = scene["client"], scene["deal_a"], scene["deal_b"]
+    url = reverse("admin:discounts_discount_changelist")
+    client.post(url, {"action": "withdraw_selected", "_selected_action": [deal_a.pk, deal_b.pk]})
+    client.post(url, {"action": "delete_selected", "_selected_action": [deal_b.pk], "post": "yes"})
+    assert Discount.objects.get(pk=deal_a.pk).state == Discount.State.WITHDRAWN
+    assert Discount.objects.get(pk=deal_b.pk).state == Discount.State.ACTIVE
+
+
+def test_add_form_offers_only_their_markets_and_publishes_through_the_service(scene):
+    client = scene["client"]
+    url = reverse("admin:discounts_discount_add")
+    form = client.get(url)
+    assert b"Alpha" in form.content and b">Beta<" not in form.content
+    category = CategoryFactory(slug="dairy")
+    data = {
+        "market": scene["market_a"].pk, "product": "Milk", "category": category.pk, "original_price": "2.00",
+        "price": "1.50", "currency": "EUR", "starts_at_0": "2026-01-01", "starts_at_1": "00:00:00",
+        "ends_at_0": "2099-01-01", "ends_at_1": "00:00:00", "state": "active",
+    }
+    response = client.post(url, data)
+    assert response.status_code == 302
+    assert Discount.objects.get(product="Milk").listed
+    # a foreign market in the add form is a form error, nothing saved
+    response = client.post(url, {**data, "market": scene["market_b"].pk, "product": "Sneaky"})
+    assert response.status_code == 200
+    assert not Discount.objects.filter(product="Sneaky").exists()
+
+
+def test_price_above_original_is_a_form_error_in_admin(scene):
+    client = scene["client"]
+    deal_a = scene["deal_a"]
+    response = client.post(
+        reverse("admin:discounts_discount_change", args=[deal_a.pk]),
+        {
+            "market": scene["market_a"].pk, "product": "Alpha apples", "category": deal_a.category_id,
+            "original_price": "2.00", "price": "9.00", "currency": "EUR",
+            "starts_at_0": "2026-01-01", "starts_at_1": "00:00:00", "ends_at_0": "2099-01-01", "ends_at_1": "00:00:00",
+            "state": "active",
+        },
+    )
+    assert response.status_code == 200
+    assert b"below the original price" in response.content
+    deal_a.refresh_from_db()
+    assert deal_a.price != 9
+
+
+def test_superuser_sees_everything(client):
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    create_deal(product="Anything")
+    client.force_login(admin)
+    assert b"Anything" in client.get(reverse("admin:discounts_discount_changelist")).content

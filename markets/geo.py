@@ -1,0 +1,105 @@
+"""Geography for a city: coordinate validation, great-circle distance and H3 cells.
+
+Markets are indexed at ``MARKET_RESOLUTION`` (H3 res 7: hexagons of ~5 km², edge ~1.4 km), which
+puts a city of ~2,500 km² into about 500 cells. Every event is also published to the market's parent
+cell at ``COARSE_RESOLUTION`` (res 5, edge ~9 km), so a shopper with a wide radius joins a few dozen
+coarse groups instead of hundreds of fine ones.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import h3
+
+EARTH_RADIUS_KM = 6371.0088
+MARKET_RESOLUTION = 7
+COARSE_RESOLUTION = 5
+RESOLUTIONS = (MARKET_RESOLUTION, COARSE_RESOLUTION)
+MIN_RADIUS_KM = 0.5
+MAX_RADIUS_KM = 50.0
+# A shopper's subscription switches to coarse cells once the fine disk would exceed this many.
+MAX_FINE_CELLS = 61
+
+
+class InvalidLocation(ValueError):
+    """A latitude, longitude or radius outside what the app accepts."""
+
+
+def _finite(value: object, name: str) -> float:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidLocation(f"{name} must be a number.") from None
+    if not math.isfinite(number):
+        raise InvalidLocation(f"{name} must be a finite number.")
+    return number
+
+
+def clean_lat(value: object) -> float:
+    lat = _finite(value, "lat")
+    if not -90.0 <= lat <= 90.0:
+        raise InvalidLocation("lat must be between -90 and 90.")
+    return lat
+
+
+def clean_lng(value: object) -> float:
+    lng = _finite(value, "lng")
+    if not -180.0 <= lng <= 180.0:
+        raise InvalidLocation("lng must be between -180 and 180.")
+    return lng
+
+
+def clean_radius_km(value: object) -> float:
+    radius = _finite(value, "radius_km")
+    if not MIN_RADIUS_KM <= radius <= MAX_RADIUS_KM:
+        raise InvalidLocation(f"radius_km must be between {MIN_RADIUS_KM:g} and {MAX_RADIUS_KM:g}.")
+    return radius
+
+
+def distance_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle (haversine) distance in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lng2 - lng1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def market_cell(lat: float, lng: float) -> str:
+    return h3.latlng_to_cell(lat, lng, MARKET_RESOLUTION)
+
+
+def routing_cells(lat: float, lng: float) -> list[str]:
+    """The cells, one per resolution, whose groups receive an event at this point."""
+    return [h3.latlng_to_cell(lat, lng, res) for res in RESOLUTIONS]
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    min_lat: float
+    max_lat: float
+    min_lng: float
+    max_lng: float
+
+
+def bounding_box(lat: float, lng: float, radius_km: float) -> BoundingBox:
+    """A lat/lng box that contains the circle; used to narrow indexed queries before exact distance."""
+    dlat = math.degrees(radius_km / EARTH_RADIUS_KM)
+    cos_lat = max(math.cos(math.radians(lat)), 1e-6)
+    dlng = min(180.0, math.degrees(radius_km / (EARTH_RADIUS_KM * cos_lat)))
+    return BoundingBox(max(-90.0, lat - dlat), min(90.0, lat + dlat), lng - dlng, lng + dlng)
+
+
+def covering_cells(lat: float, lng: float, radius_km: float) -> list[str]:
+    """H3 cells whose union covers the circle, at the finest resolution that keeps the set small.
+
+    A ring of k hexagons around the centre reaches at least k times the inradius (edge * sqrt(3)/2 *
+    2 per ring step); one extra ring absorbs the centre's offset inside its own cell.
+    """
+    for res in RESOLUTIONS:
+        edge = h3.average_hexagon_edge_length(res, unit="km")
+        k = math.ceil(radius_km / (edge * math.sqrt(3))) + 1
+        if 1 + 3 * k * (k + 1) <= MAX_FINE_CELLS or res == RESOLUTIONS[-1]:
+            return list(h3.grid_disk(h3.latlng_to_cell(lat, lng, res), k))
+    raise AssertionError("unreachable")

@@ -1,0 +1,167 @@
+"""The live deals socket at ``/ws/deals/`` (protocol in docs/realtime.md and CONTRACT.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from markets.geo import InvalidLocation
+from realtime.cursor import Cursor, InvalidCursor
+from realtime.groups import cell_group
+from realtime.hub import hub
+from realtime.selectors import CursorTooOld, area_snapshot, events_after
+from realtime.subscriptions import Subscription
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 4096
+
+
+def _saved_subscription(user) -> Subscription | None:
+    if not user.has_saved_location:
+        return None
+    categories = list(user.categories.values_list("slug", flat=True))
+    return Subscription.build(
+        lat=user.home_lat, lng=user.home_lng, radius_km=float(user.radius_km), categories=categories or None
+    )
+
+
+class DealsConsumer(AsyncWebsocketConsumer):
+    """One shopper's connection: joins the groups of the cells covering their area.
+
+    All state changes (subscribe, live events, repairs) run under ``self.lock`` so a snapshot and the
+    events around it are applied in order.
+    """
+
+    async def connect(self) -> None:
+        """Refuse anonymous users; subscribe a shopper with a saved location at once."""
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()
+            return
+        self.lock = asyncio.Lock()
+        self.sub: Subscription | None = None
+        self.cursor: Cursor | None = None
+        self.cells: frozenset[str] = frozenset()
+        await self.accept()
+        hub.register(self)
+        saved = await database_sync_to_async(_saved_subscription)(user)
+        if saved is not None:
+            await self.subscribe(saved, after=None)
+
+    async def disconnect(self, code: int) -> None:
+        """Leave every group; the hub forgets the connection."""
+        if not hasattr(self, "lock"):
+            return
+        hub.unregister(self)
+        for cell in self.cells:
+            await self.channel_layer.group_discard(cell_group(cell), self.channel_name)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Parse a client frame; anything malformed gets an error frame and the socket stays open."""
+        if text_data is None:
+            await self.send_error("bad_frame", "Send JSON text frames.")
+            return
+        if len(text_data) > MAX_FRAME_BYTES:
+            await self.send_error("frame_too_large", f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
+            return
+        try:
+            frame = orjson.loads(text_data)
+        except orjson.JSONDecodeError:
+            await self.send_error("bad_json", "The frame is not valid JSON.")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.send_error("bad_frame", 'A frame is a JSON object with a "type".')
+            return
+        if frame["type"] == "subscribe":
+            await self.handle_subscribe(frame)
+        else:
+            await self.send_error("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
+
+    async def handle_subscribe(self, frame: dict[str, Any]) -> None:
+        try:
+            sub = Subscription.build(
+                lat=frame.get("lat"), lng=frame.get("lng"),
+                radius_km=frame.get("radius_km"), categories=frame.get("categories"),
+            )
+            after = Cursor.decode(frame["after"]) if frame.get("after") is not None else None
+        except (InvalidLocation, InvalidCursor, ValueError) as exc:
+            await self.send_error("invalid_subscription", str(exc))
+            return
+        await self.subscribe(sub, after=after)
+
+    async def subscribe(self, sub: Subscription, *, after: Cursor | None) -> None:
+        """Join the new cells' groups first, then read the snapshot or replay.
+
+        Events that arrive meanwhile wait in the channel queue (or are repaired by the hub) and are
+        dropped by position if the snapshot or replay already covered them.
+        """
+        async with self.lock:
+            old = self.cells
+            for cell in sub.cells - old:
+                await self.channel_layer.group_add(cell_group(cell), self.channel_name)
+            for cell in old - sub.cells:
+                await self.channel_layer.group_discard(cell_group(cell), self.channel_name)
+            self.cells, self.sub = sub.cells, sub
+            hub.route(self, old=old, new=sub.cells)
+            if after is not None:
+                try:
+                    matched, head = await database_sync_to_async(events_after)(sub=sub, cursor=after)
+                except CursorTooOld:
+                    after = None
+                else:
+                    self.cursor = after
+                    for event, _ in matched:
+                        await self._deliver_unlocked(event.position, event.envelope, event.footprints)
+                    self.cursor.advance(head)
+            if after is None:
+                await self._send_snapshot()
+
+    async def resync(self) -> None:
+        """Replace the client's view with a fresh snapshot (its gap is too long to replay)."""
+        async with self.lock:
+            await self._send_snapshot()
+
+    async def _send_snapshot(self) -> None:
+        snapshot = await database_sync_to_async(area_snapshot)(self.sub)
+        self.cursor = Cursor(base=snapshot.head)
+        await self.send(
+            text_data=orjson.dumps(
+                {"type": "snapshot", "deals": snapshot.deals, "cursor": self.cursor.encode()}
+            ).decode()
+        )
+
+    async def deal_event(self, message: dict[str, Any]) -> None:
+        """A live event from a cell group."""
+        await self.deliver(message["position"], message["envelope"], message["footprints"])
+
+    async def deliver(self, position: int, envelope: bytes | dict, footprints: list) -> int:
+        async with self.lock:
+            return await self._deliver_unlocked(position, envelope, footprints)
+
+    async def _deliver_unlocked(self, position: int, envelope: bytes | dict, footprints: list) -> int:
+        """Send one event if it is new to this connection and in its area; returns 1 if sent."""
+        if self.sub is None or self.cursor is None or self.cursor.seen(position):
+            return 0
+        distance = self.sub.match(footprints)
+        if distance is None:
+            return 0
+        self.cursor.add(position)
+        encoded = envelope if isinstance(envelope, bytes) else orjson.dumps(envelope)
+        frame = b"".join(
+            (
+                b'{"type":"event","event":', encoded,
+                b',"distance_km":', orjson.dumps(distance),
+                b',"cursor":', orjson.dumps(self.cursor.encode()), b"}",
+            )
+        )
+        await self.send(text_data=frame.decode())
+        return 1
+
+    async def send_error(self, code: str, message: str) -> None:
+        await self.send(text_data=orjson.dumps({"type": "error", "code": code, "message": message}).decode())

@@ -1,0 +1,87 @@
+"""The web process's view of its live connections, and the repair of what pub/sub lost.
+
+Redis pub/sub is at-most-once: a Redis restart, a dropped connection or a worker killed between
+commit and publish loses messages silently. Every ``REALTIME_RECONCILE_SECONDS`` the hub reads the
+log head (one query for the whole process); if any connection is behind it, it reads the missing
+range once and hands each event to the connections whose cells it touches. Connections drop what
+they already delivered, by position, so a repaired event is never shown twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import TYPE_CHECKING
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from realtime.selectors import REPLAY_LIMIT, log_bounds, log_events
+
+if TYPE_CHECKING:
+    from realtime.consumers import DealsConsumer
+
+logger = logging.getLogger(__name__)
+
+
+class LiveHub:
+    def __init__(self) -> None:
+        self.consumers: set[DealsConsumer] = set()
+        self.by_cell: dict[str, set[DealsConsumer]] = defaultdict(set)
+        self._task: asyncio.Task | None = None
+
+    def register(self, consumer: DealsConsumer) -> None:
+        self.consumers.add(consumer)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def unregister(self, consumer: DealsConsumer) -> None:
+        self.consumers.discard(consumer)
+        self.route(consumer, old=consumer.cells, new=frozenset())
+
+    def route(self, consumer: DealsConsumer, *, old: frozenset[str], new: frozenset[str]) -> None:
+        for cell in old - new:
+            members = self.by_cell.get(cell)
+            if members is not None:
+                members.discard(consumer)
+                if not members:
+                    del self.by_cell[cell]
+        for cell in new - old:
+            self.by_cell[cell].add(consumer)
+
+    async def _run(self) -> None:
+        while self.consumers:
+            await asyncio.sleep(settings.REALTIME_RECONCILE_SECONDS)
+            try:
+                await self.reconcile()
+            except Exception:  # noqa: BLE001 - the database may be restarting; try again next tick
+                logger.warning("reconciliation against the event log failed", exc_info=True)
+
+    async def reconcile(self) -> int:
+        """Deliver what the live stream missed; returns how many events were repaired."""
+        live = [c for c in self.consumers if c.cursor is not None]
+        if not live:
+            return 0
+        head, _ = await database_sync_to_async(log_bounds)()
+        low = min(c.cursor.base for c in live)
+        if head <= low:
+            return 0
+        events = await database_sync_to_async(log_events)(after=low, through=head, limit=REPLAY_LIMIT + 1)
+        if len(events) > REPLAY_LIMIT:
+            for consumer in live:
+                if consumer.cursor is not None and consumer.cursor.base < head - REPLAY_LIMIT:
+                    await consumer.resync()
+            events = events[-REPLAY_LIMIT:]
+        repaired = 0
+        for event in events:
+            targets = set().union(*(self.by_cell.get(cell, ()) for cell in event.cells))
+            for consumer in targets:
+                repaired += await consumer.deliver(event.position, event.envelope, event.footprints)
+        for consumer in live:
+            if consumer.cursor is not None:
+                consumer.cursor.advance(head)
+        return repaired
+
+
+hub = LiveHub()

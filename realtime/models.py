@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.utils import timezone
+
+
+class OutboxEvent(models.Model):
+    """One event, written in the transaction of the change it describes.
+
+    It is the record of what still has to reach shoppers (``pending``) and, once the relay gives it a
+    ``position``, the replayable log that sockets and the polling feed resume from. Positions are
+    assigned by one relay at a time in commit order, so a reader that has seen position N has seen
+    every committed position below N.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SEQUENCED = "sequenced", "Sequenced, not yet pushed"
+        PUBLISHED = "published", "Published"
+        DEAD = "dead", "Dead letter"
+
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    type = models.CharField(max_length=40)
+    deal_id = models.BigIntegerField(db_index=True, help_text="Shard key: one deal's events keep their order.")
+    market_id = models.BigIntegerField()
+    cells = ArrayField(models.CharField(max_length=16), help_text="Groups the event is pushed to.")
+    footprints = models.JSONField(
+        help_text="Where and what the deal was before and after the change: [[lat, lng, category], ...]."
+    )
+    envelope = models.JSONField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    position = models.BigIntegerField(null=True, blank=True, unique=True)
+    attempts = models.PositiveIntegerField(default=0)
+    scheduled_for = models.DateTimeField(default=timezone.now)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sequenced_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["scheduled_for", "id"],
+                name="outbox_pending_due",
+                condition=models.Q(state="pending"),
+            ),
+            models.Index(
+                fields=["sequenced_at"],
+                name="outbox_sequenced",
+                condition=models.Q(state="sequenced"),
+            ),
+            models.Index(fields=["created_at"], name="outbox_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} deal={self.deal_id} position={self.position} ({self.state})"
+
+
+class LogHead(models.Model):
+    """The single row holding the last position handed out; updated only under the relay lock."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    position = models.BigIntegerField(default=0)
+    pruned_through = models.BigIntegerField(
+        default=0, help_text="Events at or below this position were deleted; older cursors get a fresh snapshot."
+    )

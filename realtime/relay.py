@@ -1,0 +1,201 @@
+"""The outbox relay: give committed events their positions, then push them to Redis pub/sub.
+
+Sequencing runs under one PostgreSQL advisory lock held to commit, so positions become visible in
+the order they were handed out: a reader that sees position N has every committed position below N.
+Pushing happens after that commit and is best-effort; what pub/sub loses, the web processes repair
+from the log (see ``realtime.hub``), and a ``sequenced`` row left by a killed worker is pushed again
+by the sweep.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Exists, Max, OuterRef
+from django.utils import timezone
+
+from realtime.groups import cell_group
+from realtime.models import LogHead, OutboxEvent
+from realtime.outbox import EVENT_TYPES, EVENT_VERSION
+from realtime.publisher import publisher
+
+logger = logging.getLogger(__name__)
+
+SEQUENCE_LOCK_KEY = 0x0DEA1CA5
+REPUBLISH_AFTER = timedelta(seconds=2)
+BACKOFF_BASE_SECONDS = 1.0
+ENVELOPE_KEYS = frozenset({"id", "type", "version", "source", "occurred_at", "correlation_id", "causation_id", "data"})
+
+
+class PoisonEvent(ValueError):
+    """A row that can never be delivered as it stands."""
+
+
+@dataclass(frozen=True)
+class RelayResult:
+    sequenced: int = 0
+    published: int = 0
+    failed: int = 0
+
+
+def check_deliverable(row: OutboxEvent) -> None:
+    """Raise ``PoisonEvent`` unless the row holds a well-formed envelope and routing."""
+    envelope = row.envelope
+    if not isinstance(envelope, dict) or set(envelope) != ENVELOPE_KEYS:
+        raise PoisonEvent("envelope keys do not match the contract")
+    if envelope["type"] not in EVENT_TYPES or envelope["version"] != EVENT_VERSION:
+        raise PoisonEvent(f"unknown event type or version: {envelope['type']!r} v{envelope['version']!r}")
+    if envelope["id"] != str(row.event_id):
+        raise PoisonEvent("envelope id differs from the row's event id")
+    data = envelope["data"]
+    if not isinstance(data, dict) or data.get("id") != row.deal_id or not isinstance(data.get("market"), dict):
+        raise PoisonEvent("envelope data is not this deal")
+    if not row.cells or not row.footprints:
+        raise PoisonEvent("the row has no routing")
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
+
+
+def sequence_batch(*, batch_size: int | None = None) -> list[OutboxEvent]:
+    """Claim due pending rows in id order and give the deliverable ones the next positions.
+
+    A deal whose earlier event is backing off keeps its later events pending, so one deal's events
+    never overtake each other. Returns the sequenced rows, committed.
+    """
+    batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
+    now = timezone.now()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCE_LOCK_KEY])
+        blocked = OutboxEvent.objects.filter(
+            state=OutboxEvent.State.PENDING, deal_id=OuterRef("deal_id"), id__lt=OuterRef("id")
+        )
+        rows = list(
+            OutboxEvent.objects.select_for_update(skip_locked=True)
+            .filter(state=OutboxEvent.State.PENDING, scheduled_for__lte=now)
+            .exclude(Exists(blocked.filter(scheduled_for__gt=now)))
+            .order_by("id")[:batch_size]
+        )
+        if not rows:
+            return []
+        head, _ = LogHead.objects.select_for_update().get_or_create(pk=1)
+        sequenced, failed_deals = [], set()
+        for row in rows:
+            if row.deal_id in failed_deals:
+                continue
+            try:
+                check_deliverable(row)
+            except PoisonEvent as exc:
+                failed_deals.add(row.deal_id)
+                _record_failure(row, str(exc), now)
+                continue
+            head.position += 1
+            row.position, row.state, row.sequenced_at = head.position, OutboxEvent.State.SEQUENCED, now
+            sequenced.append(row)
+        OutboxEvent.objects.bulk_update(sequenced, ["position", "state", "sequenced_at"])
+        head.save(update_fields=["position"])
+    return sequenced
+
+
+def _record_failure(row: OutboxEvent, error: str, now) -> None:
+    row.attempts += 1
+    row.last_error = error[:2000]
+    if row.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
+        row.state = OutboxEvent.State.DEAD
+        logger.error("outbox row %s is dead after %s attempts: %s", row.pk, row.attempts, error)
+    else:
+        row.scheduled_for = now + _backoff(row.attempts)
+        logger.warning("outbox row %s failed (attempt %s), retrying: %s", row.pk, row.attempts, error)
+    row.save(update_fields=["attempts", "last_error", "state", "scheduled_for"])
+
+
+def layer_message(row: OutboxEvent) -> dict:
+    """What travels through pub/sub: the envelope encoded once, for every recipient."""
+    return {
+        "type": "deal.event",
+        "position": row.position,
+        "footprints": row.footprints,
+        "cells": row.cells,
+        "envelope": orjson.dumps(row.envelope),
+    }
+
+
+def publish_rows(rows: list[OutboxEvent]) -> int:
+    """Push sequenced rows to their cells' groups, then mark them published."""
+    if not rows:
+        return 0
+    publisher.publish((cell_group(cell), layer_message(row)) for row in rows for cell in row.cells)
+    OutboxEvent.objects.filter(pk__in=[row.pk for row in rows], state=OutboxEvent.State.SEQUENCED).update(
+        state=OutboxEvent.State.PUBLISHED, published_at=timezone.now()
+    )
+    return len(rows)
+
+
+def relay_pending(*, max_batches: int = 50) -> RelayResult:
+    """Drain what is due: sequence a batch, push it, repeat until nothing is left."""
+    sequenced = published = 0
+    for _ in range(max_batches):
+        rows = sequence_batch()
+        if not rows:
+            break
+        sequenced += len(rows)
+        try:
+            published += publish_rows(rows)
+        except Exception:  # noqa: BLE001 - rows stay sequenced; the sweep and the web processes recover them
+            logger.warning("pushing %s events to pub/sub failed; they stay in the log", len(rows), exc_info=True)
+            break
+    return RelayResult(sequenced=sequenced, published=published)
+
+
+def republish_stale() -> int:
+    """Push again rows sequenced a while ago but never marked published (a worker died between)."""
+    cutoff = timezone.now() - REPUBLISH_AFTER
+    rows = list(
+        OutboxEvent.objects.filter(state=OutboxEvent.State.SEQUENCED, sequenced_at__lt=cutoff).order_by("position")[
+            : settings.OUTBOX_BATCH_SIZE
+        ]
+    )
+    return publish_rows(rows)
+
+
+def outbox_retry_dead(*, rows) -> tuple[int, int]:
+    """Put dead rows back in line; a row a later event of its deal already overtook stays dead.
+
+    Returns (retried, superseded).
+    """
+    retried = superseded = 0
+    with transaction.atomic():
+        for row in rows.select_for_update().filter(state=OutboxEvent.State.DEAD).order_by("id"):
+            newer = OutboxEvent.objects.filter(deal_id=row.deal_id, id__gt=row.id, position__isnull=False).exists()
+            if newer:
+                row.last_error = "superseded: a later event of this deal was already delivered"
+                row.save(update_fields=["last_error"])
+                superseded += 1
+                continue
+            row.state, row.attempts, row.scheduled_for = OutboxEvent.State.PENDING, 0, timezone.now()
+            row.save(update_fields=["state", "attempts", "scheduled_for"])
+            retried += 1
+    return retried, superseded
+
+
+def prune_published(*, now=None) -> int:
+    """Delete published events older than the retention period; sequenced/pending rows stay."""
+    cutoff = (now or timezone.now()) - settings.OUTBOX_RETENTION
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCE_LOCK_KEY])
+        expired = OutboxEvent.objects.filter(state=OutboxEvent.State.PUBLISHED, created_at__lt=cutoff)
+        through = expired.aggregate(through=Max("position"))["through"]
+        if through is None:
+            return 0
+        # Deleting strictly a prefix keeps "pruned_through" an exact floor for replay.
+        deleted, _ = OutboxEvent.objects.filter(position__lte=through).delete()
+        LogHead.objects.filter(pk=1).update(pruned_through=through)
+    return deleted

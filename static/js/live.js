@@ -1,0 +1,231 @@
+// The live deals page: one socket, a snapshot then events; polling only when the socket can't be held.
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("live-config").textContent);
+  var POLL_MS = 3000;
+  var SOCKET_FAILURES_BEFORE_POLLING = 2;
+  var state = {
+    deals: new Map(), seenEvents: new Set(), cursor: null, area: null,
+    ws: null, failures: 0, pollTimer: null, retryTimer: null, etag: null, mode: "connecting",
+  };
+  var statusEl = document.getElementById("conn-status");
+  var listEl = document.getElementById("deals");
+  var noticeEl = document.getElementById("notice");
+  var noteEl = document.getElementById("location-note");
+  var radiusEl = document.getElementById("radius");
+  var sortEl = document.getElementById("sort");
+
+  var STATUS_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", polling: "Polling (live connection unavailable)" };
+  function setStatus(mode) {
+    state.mode = mode;
+    statusEl.dataset.state = mode;
+    statusEl.textContent = STATUS_TEXT[mode];
+  }
+
+  // Map: markers are added whether or not tiles load, so the deals show offline too.
+  var map = L.map("map", { zoomControl: true });
+  L.tileLayer(cfg.tile_url, { maxZoom: 19, attribution: "&copy; OpenStreetMap contributors" }).addTo(map);
+  var markers = new Map();
+  var areaCircle = null;
+
+  function el(tag, cls, text) {
+    var node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+  function money(deal, field) { return deal[field] + " " + deal.currency; }
+  function describe(deal) {
+    var box = el("div", "deal-body");
+    box.appendChild(el("strong", "product", deal.product));
+    box.appendChild(el("span", "market", deal.market.name));
+    var prices = el("span", "prices");
+    prices.appendChild(el("s", "was", money(deal, "original_price")));
+    prices.appendChild(document.createTextNode(" "));
+    prices.appendChild(el("span", "now", money(deal, "price")));
+    prices.appendChild(el("span", "off", " −" + Math.round(deal.percent_off) + "%"));
+    box.appendChild(prices);
+    var meta = el("span", "meta", deal.category.name + (deal.distance_km != null ? " · " + deal.distance_km.toFixed(1) + " km" : ""));
+    box.appendChild(meta);
+    return box;
+  }
+
+  function selectedCategories() {
+    return Array.prototype.map.call(document.querySelectorAll("input[name=cat]:checked"), function (i) { return i.value; });
+  }
+  function inArea(deal) {
+    var cats = state.area.categories;
+    if (cats && cats.length && cats.indexOf(deal.category.slug) < 0) return false;
+    return deal.distance_km == null || deal.distance_km <= state.area.radius_km;
+  }
+
+  var SORTS = {
+    distance: function (a, b) { return (a.distance_km || 0) - (b.distance_km || 0); },
+    price: function (a, b) { return parseFloat(a.price) - parseFloat(b.price); },
+    percent_off: function (a, b) { return b.percent_off - a.percent_off; },
+  };
+  function render() {
+    var deals = Array.from(state.deals.values()).sort(SORTS[sortEl.value]);
+    var items = deals.map(function (deal) {
+      var existing = listEl.querySelector('li[data-deal-id="' + deal.id + '"]');
+      var li = el("li", "deal");
+      li.dataset.dealId = String(deal.id);
+      if (existing && existing.classList.contains("fresh")) li.classList.add("fresh");
+      if (deal._flash) { li.classList.add(deal._flash); delete deal._flash; }
+      li.appendChild(describe(deal));
+      return li;
+    });
+    listEl.replaceChildren.apply(listEl, items);
+    if (!items.length) listEl.appendChild(el("li", "empty", "No deals in this area right now."));
+  }
+  function upsertMarker(deal) {
+    var marker = markers.get(deal.id);
+    var latlng = [deal.market.lat, deal.market.lng];
+    if (!marker) {
+      marker = L.marker(latlng, { title: deal.product, alt: deal.product }).addTo(map);
+      markers.set(deal.id, marker);
+    } else {
+      marker.setLatLng(latlng);
+    }
+    marker.bindPopup(function () { return describe(deal); });
+  }
+  function removeDeal(id) {
+    state.deals.delete(id);
+    var marker = markers.get(id);
+    if (marker) { marker.remove(); markers.delete(id); }
+  }
+  function replaceAll(deals) {
+    Array.from(state.deals.keys()).forEach(removeDeal);
+    deals.forEach(function (deal) { state.deals.set(deal.id, deal); upsertMarker(deal); });
+    render();
+  }
+  function showNotice(deal) {
+    noticeEl.replaceChildren(el("span", null, "New deal nearby: "), el("strong", null, deal.product), el("span", null, " at " + deal.market.name));
+    noticeEl.hidden = false;
+    clearTimeout(showNotice.timer);
+    showNotice.timer = setTimeout(function () { noticeEl.hidden = true; }, 8000);
+    if (cfg.notify && document.hidden && window.Notification && Notification.permission === "granted") {
+      new Notification("New deal: " + deal.product, { body: deal.market.name + " · " + money(deal, "price") });
+    }
+  }
+  function applyEvent(envelope, distance) {
+    if (state.seenEvents.has(envelope.id)) return;
+    state.seenEvents.add(envelope.id);
+    var deal = envelope.data;
+    deal.distance_km = distance;
+    var isNew = !state.deals.has(deal.id);
+    if ((envelope.type === "discount.published" || envelope.type === "discount.updated") && inArea(deal)) {
+      deal._flash = isNew ? "fresh" : "changed";
+      state.deals.set(deal.id, deal);
+      upsertMarker(deal);
+      if (isNew && envelope.type === "discount.published") showNotice(deal);
+    } else {
+      removeDeal(deal.id);
+    }
+    render();
+  }
+
+  // Socket
+  function subscribeFrame() {
+    var frame = { type: "subscribe", lat: state.area.lat, lng: state.area.lng, radius_km: state.area.radius_km, categories: state.area.categories };
+    if (state.cursor) frame.after = state.cursor;
+    return JSON.stringify(frame);
+  }
+  function connect() {
+    clearTimeout(state.retryTimer);
+    var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/deals/");
+    state.ws = ws;
+    ws.onopen = function () {
+      state.failures = 0;
+      stopPolling();
+      setStatus("live");
+      if (state.area) ws.send(subscribeFrame());
+    };
+    ws.onmessage = function (msg) {
+      var frame = JSON.parse(msg.data);
+      if (frame.type === "snapshot") { replaceAll(frame.deals); state.cursor = frame.cursor; }
+      else if (frame.type === "event") { applyEvent(frame.event, frame.distance_km); state.cursor = frame.cursor; }
+      else if (frame.type === "error") { noteEl.textContent = frame.message; }
+    };
+    ws.onclose = function () {
+      if (state.ws !== ws) return;
+      state.failures += 1;
+      if (state.failures >= SOCKET_FAILURES_BEFORE_POLLING) startPolling(); else setStatus("reconnecting");
+      var delay = Math.min(15000, 500 * Math.pow(2, state.failures)) + Math.random() * 500;
+      state.retryTimer = setTimeout(connect, delay);
+    };
+  }
+
+  // Polling fallback: the changes feed with ETag, resuming from the same cursor as the socket.
+  function areaQuery() {
+    var a = state.area;
+    return "lat=" + a.lat + "&lng=" + a.lng + "&radius_km=" + a.radius_km;
+  }
+  async function fetchSnapshot() {
+    var head = await (await fetch("/api/deals/changes/?" + areaQuery(), { credentials: "same-origin" })).json();
+    var deals = [], url = "/api/deals/?ordering=distance&" + areaQuery();
+    while (url && deals.length < 500) {
+      var page = await (await fetch(url, { credentials: "same-origin" })).json();
+      deals = deals.concat(page.results);
+      url = page.next;
+    }
+    replaceAll(deals.filter(inArea));
+    state.cursor = head.cursor;
+  }
+  async function pollOnce() {
+    if (!state.area) return;
+    if (!state.cursor) { await fetchSnapshot(); return; }
+    var cats = state.area.categories.length ? "&categories=" + encodeURIComponent(state.area.categories.join(",")) : "";
+    var headers = state.etag ? { "If-None-Match": state.etag } : {};
+    var resp = await fetch("/api/deals/changes/?after=" + encodeURIComponent(state.cursor) + "&" + areaQuery() + cats, { credentials: "same-origin", headers: headers });
+    if (resp.status === 304) return;
+    state.etag = resp.headers.get("ETag");
+    var body = await resp.json();
+    if (body.reset) { state.cursor = null; await fetchSnapshot(); return; }
+    body.events.forEach(function (item) { applyEvent(item.event, item.distance_km); });
+    state.cursor = body.cursor;
+  }
+  function startPolling() {
+    if (state.pollTimer) return;
+    setStatus("polling");
+    var tick = function () { pollOnce().catch(function () {}).finally(function () { if (state.pollTimer) state.pollTimer = setTimeout(tick, POLL_MS); }); };
+    state.pollTimer = setTimeout(tick, 0);
+  }
+  function stopPolling() { clearTimeout(state.pollTimer); state.pollTimer = null; state.etag = null; }
+
+  // Area: browser location when allowed, else the saved one, else a point picked on the map.
+  function setArea(lat, lng, why) {
+    state.area = { lat: lat, lng: lng, radius_km: parseFloat(radiusEl.value) || cfg.radius_km, categories: selectedCategories() };
+    state.cursor = null;
+    noteEl.textContent = why;
+    map.setView([lat, lng], 13);
+    if (areaCircle) areaCircle.remove();
+    areaCircle = L.circle([lat, lng], { radius: state.area.radius_km * 1000, fill: false, weight: 1 }).addTo(map);
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(subscribeFrame());
+    else if (state.pollTimer) pollOnce().catch(function () {});
+  }
+  function refreshArea() { if (state.area) setArea(state.area.lat, state.area.lng, noteEl.textContent); }
+  radiusEl.value = cfg.radius_km;
+  document.querySelectorAll("input[name=cat]").forEach(function (box) {
+    box.checked = cfg.categories.indexOf(box.value) >= 0;
+    box.addEventListener("change", refreshArea);
+  });
+  radiusEl.addEventListener("change", refreshArea);
+  sortEl.addEventListener("change", render);
+  map.on("click", function (e) { setArea(e.latlng.lat, e.latlng.lng, "Showing deals around the point you picked."); });
+  function locate() {
+    if (!navigator.geolocation) return;
+    navigator.geolocation.getCurrentPosition(function (pos) {
+      setArea(pos.coords.latitude, pos.coords.longitude, "Showing deals around your current location.");
+    }, function () {}, { timeout: 5000, maximumAge: 60000 });
+  }
+  document.getElementById("use-location").addEventListener("click", locate);
+  if (cfg.notify && window.Notification && Notification.permission === "default") {
+    document.getElementById("use-location").addEventListener("click", function () { Notification.requestPermission(); });
+  }
+
+  if (cfg.saved) setArea(cfg.saved.lat, cfg.saved.lng, "Showing deals around your saved location.");
+  else { map.setView([52.52, 13.405], 11); noteEl.textContent = "Allow location, or click the map to choose where to look."; }
+  locate();
+  connect();
+})();

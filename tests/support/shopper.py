@@ -1,0 +1,66 @@
+"""A shopper's real WebSocket connection, read on a background thread."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+
+class ShopperSocket:
+    def __init__(self, url: str, *, session: str | None, origin: str) -> None:
+        headers = {"Origin": origin}
+        if session:
+            headers["Cookie"] = f"sessionid={session}"
+        self.ws = connect(url, additional_headers=headers, open_timeout=10, max_size=2**22)
+        self.frames: queue.Queue = queue.Queue()
+        self.closed = threading.Event()
+        self.close_code: int | None = None
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        try:
+            for message in self.ws:
+                self.frames.put(json.loads(message))
+        except ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.ws.close_code
+            self.closed.set()
+
+    def send(self, frame: dict | str) -> None:
+        self.ws.send(frame if isinstance(frame, str) else json.dumps(frame))
+
+    def subscribe(self, **frame) -> None:
+        self.send({"type": "subscribe", **frame})
+
+    def next(self, type_: str | None = None, timeout: float = 10.0) -> dict:
+        """The next frame (of ``type_``, skipping others); raises ``TimeoutError``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"no {type_ or 'frame'} within {timeout}s")
+            try:
+                frame = self.frames.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            if type_ is None or frame["type"] == type_:
+                return frame
+
+    def drain(self, quiet: float = 1.0) -> list[dict]:
+        """Every frame until none arrives for ``quiet`` seconds."""
+        frames = []
+        while True:
+            try:
+                frames.append(self.frames.get(timeout=quiet))
+            except queue.Empty:
+                return frames
+
+    def close(self) -> None:
+        self.ws.close()

@@ -1,0 +1,101 @@
+"""Real processes for tests: daphne, a Celery worker and beat, against the test database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"{url} did not answer within {timeout}s")
+
+
+class Stack:
+    """A running Dealcast: web processes, workers and beat, each restartable by the test."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.logdir = Path(tempfile.mkdtemp(prefix="dealcast-stack-"))
+        self.webs: list[tuple[int, subprocess.Popen]] = []
+        self.workers: list[subprocess.Popen] = []
+        self.beat: subprocess.Popen | None = None
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+        log = open(self.logdir / f"{name}.log", "ab")
+        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def port(self) -> int:
+        return self.webs[0][0]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def ws_url(self, index: int = 0) -> str:
+        return f"ws://127.0.0.1:{self.webs[index][0]}/ws/deals/"
+
+    def start_web(self, port: int | None = None) -> int:
+        port = port or free_port()
+        proc = self._spawn(f"web-{port}", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"])
+        self.webs.append((port, proc))
+        wait_http(f"http://127.0.0.1:{port}/healthz")
+        return port
+
+    def start_worker(self) -> subprocess.Popen:
+        proc = self._spawn(
+            f"worker-{len(self.workers)}",
+            [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=1", "--without-gossip",
+             "--without-mingle", "--without-heartbeat", "-l", "INFO", "-n", f"test{len(self.workers)}@%h"],
+        )
+        self.workers.append(proc)
+        return proc
+
+    def start_beat(self) -> None:
+        schedule = self.logdir / "beat-schedule"
+        self.beat = self._spawn("beat", [str(BIN / "celery"), "-A", "config", "beat", "-l", "INFO", f"--schedule={schedule}"])
+
+    def kill(self, proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=30)
+
+    def stop_web(self, index: int = 0, sig: int = signal.SIGKILL) -> int:
+        port, proc = self.webs.pop(index)
+        self.kill(proc, sig)
+        return port
+
+    def stop(self) -> None:
+        for proc in [p for _, p in self.webs] + self.workers + ([self.beat] if self.beat else []):
+            if proc.poll() is None:
+                self.kill(proc, signal.SIGTERM)
+        self.webs, self.workers, self.beat = [], [], None
+
+    def logs(self) -> str:
+        return "\n".join(f"== {path.name}\n{path.read_text(errors='replace')[-4000:]}" for path in sorted(self.logdir.glob("*.log")))
