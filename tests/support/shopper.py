@@ -16,7 +16,8 @@ class ShopperSocket:
         headers = {"Origin": origin}
         if session:
             headers["Cookie"] = f"sessionid={session}"
-        self.ws = connect(url, additional_headers=headers, open_timeout=10, max_size=2**22)
+        self._connection = connect(url, additional_headers=headers, open_timeout=10, max_size=2**22)
+        self.ws = self._connection.__enter__()
         self.frames: queue.Queue = queue.Queue()
         self.closed = threading.Event()
         self.close_code: int | None = None
@@ -63,4 +64,4 @@ class ShopperSocket:
                 return frames
 
     def close(self) -> None:
-        self.ws.close()
+        self._connection.__exit__(None, None, None)

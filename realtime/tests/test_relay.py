@@ -1,0 +1,138 @@
+import threading
+from unittest import mock
+
+import pytest
+from django.db import connection
+
+from realtime import relay
+from realtime.models import LogHead, OutboxEvent
+from tests.factories import MarketFactory, create_deal
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class RecordingLayer:
+    """Records what the relay hands to the real publisher, then lets it through."""
+
+    def __init__(self):
+        self.sent: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+        self.real = relay.publisher.publish
+
+    def __call__(self, messages):
+        batch = list(messages)
+        with self.lock:
+            self.sent.extend((group, message["position"]) for group, message in batch)
+        self.real(batch)
+
+
+@pytest.fixture
+def recording():
+    layer = RecordingLayer()
+    with mock.patch.object(relay.publisher, "publish", layer):
+        yield layer
+
+
+def test_relay_gives_gap_free_positions_and_publishes_to_both_resolutions(recording):
+    deals = [create_deal() for _ in range(3)]
+    result = relay.relay_pending()
+    assert result.sequenced == 3 and result.published == 3
+    rows = list(OutboxEvent.objects.order_by("position"))
+    assert [r.position for r in rows] == [1, 2, 3]
+    assert [r.deal_id for r in rows] == [d.pk for d in deals]
+    assert all(r.state == OutboxEvent.State.PUBLISHED for r in rows)
+    assert len(recording.sent) == 6
+    assert LogHead.objects.get().position == 3
+
+
+def test_two_relays_draining_at_once_publish_each_row_once(recording):
+    for _ in range(60):
+        create_deal(market=MarketFactory())
+    barrier = threading.Barrier(2)
+
+    # relays publish separately; drain sequencing concurrently and publish what each claimed
+    claimed: list[list[int]] = [[], []]
+
+    def drain_and_publish(slot):
+        barrier.wait()
+        try:
+            while rows := relay.sequence_batch(batch_size=7):
+                claimed[slot].extend(r.pk for r in rows)
+                relay.publish_rows(rows)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=drain_and_publish, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(claimed[0] + claimed[1]) == sorted(OutboxEvent.objects.values_list("pk", flat=True))
+    assert not set(claimed[0]) & set(claimed[1])
+    positions = [p for _, p in recording.sent]
+    assert sorted(set(positions)) == list(range(1, 61))
+    assert len(positions) == 120  # two resolutions each, once
+
+
+def test_poison_row_backs_off_then_dies_and_does_not_block_other_deals(recording, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 2
+    bad, good = create_deal(), create_deal()
+    OutboxEvent.objects.filter(deal_id=bad.pk).update(envelope={"broken": True})
+    relay.relay_pending()
+    poisoned = OutboxEvent.objects.get(deal_id=bad.pk)
+    assert poisoned.state == OutboxEvent.State.PENDING and poisoned.attempts == 1
+    assert "envelope" in poisoned.last_error
+    assert OutboxEvent.objects.get(deal_id=good.pk).state == OutboxEvent.State.PUBLISHED
+    OutboxEvent.objects.filter(pk=poisoned.pk).update(scheduled_for=poisoned.created_at)
+    relay.relay_pending()
+    poisoned.refresh_from_db()
+    assert poisoned.state == OutboxEvent.State.DEAD and poisoned.position is None
+
+
+def test_a_deals_later_event_waits_while_its_earlier_one_backs_off(recording):
+    from discounts.services import discount_withdraw
+
+    deal = create_deal()
+    discount_withdraw(discount=deal)
+    first = OutboxEvent.objects.filter(deal_id=deal.pk).order_by("id").first()
+    OutboxEvent.objects.filter(pk=first.pk).update(envelope={"broken": True})
+    relay.relay_pending()
+    assert not OutboxEvent.objects.filter(deal_id=deal.pk, position__isnull=False).exists()
+
+
+def test_dead_letter_retry_redelivers_unless_superseded(recording, settings):
+    settings.OUTBOX_MAX_ATTEMPTS = 1
+    deal = create_deal()
+    row = OutboxEvent.objects.get(deal_id=deal.pk)
+    original = row.envelope
+    OutboxEvent.objects.filter(pk=row.pk).update(envelope={"broken": True})
+    relay.relay_pending()
+    assert OutboxEvent.objects.get(pk=row.pk).state == OutboxEvent.State.DEAD
+    # staff fix the cause and retry from admin
+    OutboxEvent.objects.filter(pk=row.pk).update(envelope=original)
+    assert relay.outbox_retry_dead(rows=OutboxEvent.objects.filter(pk=row.pk)) == (1, 0)
+    relay.relay_pending()
+    assert OutboxEvent.objects.get(pk=row.pk).state == OutboxEvent.State.PUBLISHED
+
+
+def test_a_worker_killed_after_sequencing_is_repaired_by_the_sweep(recording):
+    create_deal()
+    rows = relay.sequence_batch()
+    assert rows[0].state == OutboxEvent.State.SEQUENCED
+    # the worker dies here: nothing published; later the sweep pushes it again
+    OutboxEvent.objects.update(sequenced_at=rows[0].sequenced_at - relay.REPUBLISH_AFTER * 2)
+    assert relay.republish_stale() == 1
+    assert OutboxEvent.objects.get().state == OutboxEvent.State.PUBLISHED
+
+
+def test_prune_keeps_a_replay_floor(recording, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    create_deal()
+    create_deal()
+    relay.relay_pending()
+    OutboxEvent.objects.filter(position=1).update(created_at=timezone.now() - timedelta(days=30))
+    assert relay.prune_published() == 1
+    assert LogHead.objects.get().pruned_through == 1

@@ -1,0 +1,231 @@
+"""A committed deal reaches exactly the shoppers it concerns: real daphne, Celery, Postgres, Redis."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from discounts import services
+from discounts.demo import _staff_group
+from realtime.models import OutboxEvent
+from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+
+def deal_events(sock, quiet: float = 1.5) -> list[dict]:
+    return [f for f in sock.drain(quiet=quiet) if f["type"] == "event"]
+
+
+@pytest.fixture
+def market_1km():
+    lat, lng = offset_km(*BERLIN, north_km=1)
+    return MarketFactory(name="One km north", lat=lat, lng=lng)
+
+
+def test_api_publish_reaches_the_near_shopper_only(connect_shopper, market_1km):
+    # given three shoppers: 1 km away, 30 km away, and near but only into dairy
+    near = ShopperFactory()
+    far_lat, far_lng = offset_km(*BERLIN, north_km=31)
+    far = ShopperFactory(home_lat=far_lat, home_lng=far_lng)
+    dairy_only = ShopperFactory()
+    dairy_only.categories.add(CategoryFactory(slug="dairy"))
+    sockets = {name: connect_shopper(user) for name, user in [("near", near), ("far", far), ("dairy", dairy_only)]}
+    for sock in sockets.values():
+        assert sock.next("snapshot")["deals"] == []
+    staff = UserFactory(is_staff=True)
+    market_1km.staff.add(staff)
+    CategoryFactory(slug="produce")
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    # when staff publish a produce deal through the integration API
+    response = api.post(
+        "/api/discounts/",
+        {"market": market_1km.pk, "product": "Apples", "category": "produce", "original_price": "3.00", "price": "2.00", "ends_at": "2099-01-01T00:00:00Z"},
+        format="json",
+    )
+    assert response.status_code == 201
+    # then the near shopper gets it with its distance; the others get nothing
+    frame = sockets["near"].next("event", timeout=10)
+    assert frame["event"]["type"] == "discount.published"
+    assert frame["event"]["data"]["id"] == response.json()["id"]
+    assert frame["distance_km"] == pytest.approx(1.0, abs=0.05)
+    assert frame["cursor"]
+    assert deal_events(sockets["far"]) == []
+    assert deal_events(sockets["dairy"], quiet=0.2) == []
+
+
+def test_admin_publish_reaches_the_shopper(connect_shopper, market_1km):
+    sock = connect_shopper(ShopperFactory())
+    sock.next("snapshot")
+    staff = UserFactory(is_staff=True)
+    staff.groups.add(_staff_group())
+    market_1km.staff.add(staff)
+    category = CategoryFactory(slug="bakery")
+    admin = Client()
+    admin.force_login(staff)
+    response = admin.post(
+        "/admin/discounts/discount/add/",
+        {
+            "market": market_1km.pk, "product": "Sourdough", "category": category.pk, "original_price": "4.00",
+            "price": "3.00", "currency": "EUR", "starts_at_0": "2020-01-01", "starts_at_1": "00:00:00",
+            "ends_at_0": "2099-01-01", "ends_at_1": "00:00:00", "state": "active",
+        },
+    )
+    assert response.status_code == 302
+    frame = sock.next("event", timeout=10)
+    assert frame["event"]["data"]["product"] == "Sourdough"
+
+
+def test_a_rolled_back_save_sends_nothing(connect_shopper, market_1km):
+    sock = connect_shopper(ShopperFactory())
+    sock.next("snapshot")
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            create_deal(market=market_1km, product="Ghost")
+            raise RuntimeError("rollback")
+    create_deal(market=market_1km, product="Real")
+    events = deal_events(sock)
+    assert [e["event"]["data"]["product"] for e in events] == ["Real"]
+
+
+def test_update_withdraw_and_expiry_arrive_as_their_events(connect_shopper, market_1km):
+    sock = connect_shopper(ShopperFactory())
+    sock.next("snapshot")
+    deal = create_deal(market=market_1km)
+    services.discount_update(discount=deal, price=Decimal("1.00"))
+    services.discount_withdraw(discount=deal)
+    expiring = create_deal(market=market_1km, product="Short-lived", ends_at=timezone.now() + timedelta(seconds=2))
+    events = [f["event"] for f in deal_events(sock, quiet=2.0)]
+    assert [(e["type"], e["data"]["id"]) for e in events[:4]] == [
+        ("discount.published", deal.pk), ("discount.updated", deal.pk),
+        ("discount.withdrawn", deal.pk), ("discount.published", expiring.pk),
+    ]
+    assert events[1]["data"]["price"] == "1.00"
+    # beat's schedule tick (every 5 s) announces the expiry
+    expired = sock.next("event", timeout=12)
+    assert (expired["event"]["type"], expired["event"]["data"]["id"]) == ("discount.expired", expiring.pk)
+
+
+def test_resume_after_disconnect_gets_exactly_what_was_missed(connect_shopper, market_1km):
+    shopper = ShopperFactory()
+    sock = connect_shopper(shopper)
+    cursor = sock.next("snapshot")["cursor"]
+    first = create_deal(market=market_1km, product="Before")
+    cursor = sock.next("event")["cursor"]
+    sock.close()
+    # while offline, three deals are published
+    missed = [create_deal(market=market_1km, product=f"Missed {i}") for i in range(3)]
+    time.sleep(1.5)
+    # when the shopper comes back with the cursor
+    again = connect_shopper(shopper)
+    again.next("snapshot")
+    again.subscribe(lat=BERLIN[0], lng=BERLIN[1], radius_km=5, after=cursor)
+    events = deal_events(again)
+    # then exactly the three, once each, in order
+    assert [e["event"]["data"]["id"] for e in events] == [d.pk for d in missed]
+    assert first.pk not in [e["event"]["data"]["id"] for e in events]
+
+
+def test_polling_feed_returns_the_same_events_as_the_socket(connect_shopper, market_1km):
+    shopper = ShopperFactory()
+    sock = connect_shopper(shopper)
+    sock.next("snapshot")
+    client = APIClient()
+    client.force_login(shopper)
+    area = {"lat": BERLIN[0], "lng": BERLIN[1], "radius_km": 5}
+    start = client.get("/api/deals/changes/", area).json()
+    assert start["events"] == []
+    deal = create_deal(market=market_1km)
+    services.discount_withdraw(discount=deal)
+    socket_ids = [f["event"]["id"] for f in deal_events(sock)]
+    page = client.get("/api/deals/changes/", {**area, "after": start["cursor"]})
+    polled = page.json()
+    assert [e["event"]["id"] for e in polled["events"]] == socket_ids
+    assert len(socket_ids) == 2
+    # nothing new: 304 with the ETag
+    again = client.get("/api/deals/changes/", {**area, "after": start["cursor"]}, HTTP_IF_NONE_MATCH=page["ETag"])
+    assert again.status_code == 304
+
+
+def test_a_lost_pubsub_message_is_repaired_from_the_log(stack, connect_shopper, market_1km):
+    from realtime import relay
+
+    sock = connect_shopper(ShopperFactory())
+    sock.next("snapshot")
+    # given events that reached the log but never pub/sub (as if Redis dropped them)
+    with transaction.atomic():
+        deal = create_deal(market=market_1km, product="Lost in transit")
+        OutboxEvent.objects.filter(deal_id=deal.pk).update(scheduled_for=timezone.now() + timedelta(hours=1))
+    OutboxEvent.objects.filter(deal_id=deal.pk).update(scheduled_for=timezone.now())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(relay, "publish_rows", lambda rows: 0)
+        relay.relay_pending()
+    OutboxEvent.objects.filter(deal_id=deal.pk).update(state=OutboxEvent.State.PUBLISHED)
+    # then the web process notices the gap and delivers it
+    frame = sock.next("event", timeout=5)
+    assert frame["event"]["data"]["id"] == deal.pk
+    assert deal_events(sock) == []
+
+
+def test_bad_frames_get_error_frames_and_the_socket_stays(connect_shopper):
+    sock = connect_shopper(ShopperFactory())
+    sock.next("snapshot")
+    for bad, code in [
+        ("not json", "bad_json"),
+        ('["a list"]', "bad_frame"),
+        ('{"type": "dance"}', "unknown_type"),
+        ('{"type": "subscribe", "lat": 91, "lng": 13, "radius_km": 5}', "invalid_subscription"),
+        ('{"type": "subscribe", "lat": 52, "lng": 13, "radius_km": 500}', "invalid_subscription"),
+        ('{"type": "subscribe", "lat": 52, "lng": 13, "radius_km": 5, "after": "x"}', "invalid_subscription"),
+        ("x" * 5000, "frame_too_large"),
+    ]:
+        sock.send(bad)
+        frame = sock.next("error")
+        assert frame["code"] == code and frame["message"]
+    sock.subscribe(lat=BERLIN[0], lng=BERLIN[1], radius_km=3)
+    assert sock.next("snapshot")["deals"] == []
+
+
+def test_anonymous_and_foreign_origin_connections_are_refused(stack, connect_shopper):
+    from websockets.exceptions import InvalidStatus
+
+    with pytest.raises(InvalidStatus):
+        connect_shopper(None)
+    with pytest.raises(InvalidStatus):
+        connect_shopper(ShopperFactory(), origin="http://evil.example")
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(stack, connect_shopper, market_1km):
+    from discounts.models import Discount
+    from tests.factories import deal_fields
+
+    sock = connect_shopper(ShopperFactory())
+    sock.next("snapshot")
+    # given a burst of 300 deals committed at once
+    fields = deal_fields(market=market_1km)
+    fields.pop("market")
+    Discount.objects.bulk_create(
+        [Discount(market=market_1km, starts_at=timezone.now(), **{**fields, "product": f"Burst {i}"}) for i in range(300)]
+    )
+    # when the worker is SIGKILLed as soon as the first event is out
+    first = sock.next("event", timeout=10)
+    victim = stack.workers.pop(0)
+    stack.kill(victim)
+    stack.start_worker()
+    # then every deal arrives exactly once
+    frames = [first] + deal_events(sock, quiet=3.0)
+    ids = [f["event"]["data"]["id"] for f in frames]
+    assert len(ids) == 300
+    assert len(set(ids)) == 300
+    assert not OutboxEvent.objects.exclude(state=OutboxEvent.State.PUBLISHED).exclude(
+        state=OutboxEvent.State.SEQUENCED
+    ).exists()
