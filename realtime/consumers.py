@@ -9,6 +9,7 @@ from typing import Any
 import orjson
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from markets.geo import InvalidLocation
 from realtime.cursor import Cursor, InvalidCursor
@@ -20,6 +21,9 @@ from realtime.subscriptions import Subscription
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 4096
+# Close code for a connection whose backlog passed REALTIME_MAX_PENDING_FRAMES; the client
+# reconnects and resumes from its cursor, so nothing is lost, only the backlog is dropped.
+CLOSE_TOO_SLOW = 4008
 
 
 def _saved_subscription(user) -> Subscription | None:
@@ -48,6 +52,7 @@ class DealsConsumer(AsyncWebsocketConsumer):
         self.sub: Subscription | None = None
         self.cursor: Cursor | None = None
         self.cells: frozenset[str] = frozenset()
+        self.closing = False
         await self.accept()
         hub.register(self)
         saved = await database_sync_to_async(_saved_subscription)(user)
@@ -137,8 +142,25 @@ class DealsConsumer(AsyncWebsocketConsumer):
         )
 
     async def deal_event(self, message: dict[str, Any]) -> None:
-        """A live event from a cell group."""
+        """A live event from a cell group; a connection too far behind is closed to resume later."""
+        if self.closing:
+            return
+        if self._backlog() > settings.REALTIME_MAX_PENDING_FRAMES:
+            logger.warning("closing a connection %s messages behind", self._backlog())
+            self.closing = True
+            await self.close(code=CLOSE_TOO_SLOW)
+            return
         await self.deliver(message["position"], message["envelope"], message["footprints"])
+
+    def _backlog(self) -> int:
+        """Messages waiting for this connection in the layer.
+
+        The pub/sub layer queues each channel's messages without a bound; its per-loop layer and
+        queues are internal to channels-redis 4.3 (pinned), hence the defensive lookups.
+        """
+        layer = getattr(self.channel_layer, "_get_layer", None)
+        queue = layer().channels.get(self.channel_name) if layer else None
+        return queue.qsize() if queue is not None else 0
 
     async def deliver(self, position: int, envelope: bytes | dict, footprints: list) -> int:
         async with self.lock:

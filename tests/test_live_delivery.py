@@ -229,3 +229,37 @@ def test_a_worker_killed_mid_batch_loses_nothing(stack, connect_shopper, market_
     assert not OutboxEvent.objects.exclude(state=OutboxEvent.State.PUBLISHED).exclude(
         state=OutboxEvent.State.SEQUENCED
     ).exists()
+
+
+def test_a_connection_too_far_behind_is_closed_and_resumes_without_loss(stack, connect_shopper, market_1km):
+    from discounts.models import Discount
+    from realtime.consumers import CLOSE_TOO_SLOW
+    from tests.factories import deal_fields
+
+    # given a web process that allows a backlog of only 3 messages per connection
+    stack.start_web(extra_env={"REALTIME_MAX_PENDING_FRAMES": "3"})
+    web = len(stack.webs) - 1
+    shopper = ShopperFactory()
+    sock = connect_shopper(shopper, web=web)
+    cursor = sock.next("snapshot")["cursor"]
+    try:
+        # when a burst arrives faster than the connection drains it
+        fields = deal_fields(market=market_1km)
+        fields.pop("market")
+        Discount.objects.bulk_create(
+            [Discount(market=market_1km, starts_at=timezone.now(), **{**fields, "product": f"Burst {i}"}) for i in range(400)]
+        )
+        assert sock.closed.wait(timeout=15)
+        assert sock.close_code == CLOSE_TOO_SLOW
+        received = [f for f in sock.drain(quiet=0.2) if f["type"] == "event"]
+        if received:
+            cursor = received[-1]["cursor"]
+        # then resuming from the last cursor gets the rest, each once
+        again = connect_shopper(shopper)
+        again.next("snapshot")
+        again.subscribe(lat=BERLIN[0], lng=BERLIN[1], radius_km=5, after=cursor)
+        rest = deal_events(again, quiet=2.0)
+        ids = [f["event"]["data"]["id"] for f in received + rest]
+        assert len(ids) == 400 and len(set(ids)) == 400
+    finally:
+        stack.stop_web(web)

@@ -147,8 +147,10 @@
       else if (frame.type === "event") { applyEvent(frame.event, frame.distance_km); state.cursor = frame.cursor; }
       else if (frame.type === "error") { noteEl.textContent = frame.message; }
     };
-    ws.onclose = function () {
+    ws.onclose = function (ev) {
       if (state.ws !== ws) return;
+      // 4008: the server dropped our backlog; come straight back and resume from the cursor.
+      if (ev.code === 4008) { setStatus("reconnecting"); state.retryTimer = setTimeout(connect, 100); return; }
       state.failures += 1;
       if (state.failures >= SOCKET_FAILURES_BEFORE_POLLING) startPolling(); else setStatus("reconnecting");
       var delay = Math.min(15000, 500 * Math.pow(2, state.failures)) + Math.random() * 500;

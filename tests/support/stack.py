@@ -44,9 +44,10 @@ class Stack:
         self.workers: list[subprocess.Popen] = []
         self.beat: subprocess.Popen | None = None
 
-    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
+    def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.logdir / f"{name}.log", "ab")
-        return subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        env = {**self.env, **(extra_env or {})}
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     @property
     def port(self) -> int:
@@ -59,9 +60,11 @@ class Stack:
     def ws_url(self, index: int = 0) -> str:
         return f"ws://127.0.0.1:{self.webs[index][0]}/ws/deals/"
 
-    def start_web(self, port: int | None = None) -> int:
+    def start_web(self, port: int | None = None, extra_env: dict[str, str] | None = None) -> int:
         port = port or free_port()
-        proc = self._spawn(f"web-{port}", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"])
+        proc = self._spawn(
+            f"web-{port}", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], extra_env
+        )
         self.webs.append((port, proc))
         wait_http(f"http://127.0.0.1:{port}/healthz")
         return port
