@@ -59,3 +59,35 @@ def connect_shopper(stack):
     yield connect
     for sock in sockets:
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch
+
+    with sync_playwright() as playwright:
+        chromium = launch(playwright)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser):
+    """Fresh browser contexts (separate cookies), each with a page; closed after the test."""
+    contexts = []
+
+    def make(**context_options):
+        context = browser.new_context(viewport={"width": 1280, "height": 860}, **context_options)
+        contexts.append(context)
+        page = context.new_page()
+        page.errors = []
+        page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+        page.dialogs = []
+        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()

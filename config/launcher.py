@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -39,7 +40,7 @@ def main() -> int:
     if not SEEDED_MARKER.exists():
         _manage("seed_demo")
         SEEDED_MARKER.write_text("seeded\n")
-    from discounts.demo import DEMO_PASSWORDS
+    from discounts.demo_accounts import DEMO_PASSWORDS
 
     print(
         f"\nDealcast is at http://127.0.0.1:{args.port}/  (Ctrl-C stops everything)\n"
@@ -48,11 +49,19 @@ def main() -> int:
         f"  admin: admin / {DEMO_PASSWORDS['admin']}\n",
         flush=True,
     )
-    honcho = Path(sys.executable).parent / "honcho"
-    try:
-        return subprocess.call([str(honcho), "start", "-f", str(ROOT / "Procfile")], cwd=ROOT)
-    except KeyboardInterrupt:
-        return 0
+    venv_bin = Path(sys.executable).parent
+    os.environ["PATH"] = f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}"
+    honcho = venv_bin / "honcho"
+    processes = subprocess.Popen([str(honcho), "start", "-f", str(ROOT / "Procfile")], cwd=ROOT)
+
+    def forward(signum, frame):
+        # honcho stops web, worker and beat cleanly; this process then releases the servers.
+        processes.send_signal(signum)
+
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    processes.wait()
+    return 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ api_patterns = [
 
 urlpatterns = [
     path("", discounts_views.live, name="live"),
+    path("search/", discounts_views.search, name="search"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("accounts/", include("accounts.urls")),

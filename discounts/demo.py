@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from discounts import services
+from discounts.demo_accounts import DEMO_PASSWORDS
 from discounts.models import Category, Discount
 from markets.models import Market
 
@@ -20,7 +21,6 @@ CITY_SPAN = (0.12, 0.20)  # degrees of lat/lng either side: about 27 km x 27 km
 MARKET_COUNT = 24
 DEALS_PER_MARKET = 14
 STAFF_GROUP = "Market staff"
-DEMO_PASSWORDS = {"shopper": "shop-demo-2026", "staff": "staff-demo-2026", "admin": "admin-demo-2026"}
 CATEGORIES = {
     "produce": ("Fruit & vegetables", ["Apples 1kg", "Bananas", "Tomatoes 500g", "Avocado", "Strawberries 250g"]),
     "dairy": ("Dairy", ["Whole milk 1L", "Greek yoghurt", "Butter 250g", "Gouda 400g", "Eggs (10)"]),

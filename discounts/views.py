@@ -2,7 +2,11 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
+from discounts import selectors
+from discounts.forms import SearchForm
 from discounts.selectors import categories_all
+
+RESULTS_SHOWN = 50
 
 
 @login_required
@@ -21,3 +25,30 @@ def live(request):
         },
     }
     return render(request, "discounts/live.html", context)
+
+
+@login_required
+def search(request):
+    """Deals by product and category; for a product, its price across markets and its top 5."""
+    user = request.user
+    data = request.GET.copy()
+    if user.has_saved_location:
+        data.setdefault("lat", str(user.home_lat))
+        data.setdefault("lng", str(user.home_lng))
+    form = SearchForm(data or None)
+    context = {"form": form, "searched": bool(request.GET)}
+    if form.is_valid():
+        params = form.cleaned_data
+        lat, lng = params.get("lat"), params.get("lng")
+        category = params.get("category")
+        context["results"] = selectors.deals_search(
+            lat=lat, lng=lng, radius_km=params.get("radius_km") if lat is not None else None,
+            q=params.get("q") or None, categories=[category.slug] if category else None,
+            ordering=params.get("ordering"),
+        )[:RESULTS_SHOWN]
+        if params.get("q"):
+            context["compare"] = selectors.deals_compare(product=params["q"], lat=lat, lng=lng)[:RESULTS_SHOWN]
+            context["top"] = selectors.deals_top(product=params["q"], limit=5)
+        if lat is not None:
+            context["closest"] = selectors.deals_search(lat=lat, lng=lng, ordering="distance")[:5]
+    return render(request, "discounts/search.html", context, status=400 if form.errors else 200)

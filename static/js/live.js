@@ -78,25 +78,47 @@
     listEl.replaceChildren.apply(listEl, items);
     if (!items.length) listEl.appendChild(el("li", "empty", "No deals in this area right now."));
   }
-  function upsertMarker(deal) {
-    var marker = markers.get(deal.id);
-    var latlng = [deal.market.lat, deal.market.lng];
-    if (!marker) {
-      marker = L.marker(latlng, { title: deal.product, alt: deal.product }).addTo(map);
-      markers.set(deal.id, marker);
-    } else {
-      marker.setLatLng(latlng);
+  // One marker per market; its popup lists that market's deals in the area.
+  function marketDeals(marketId) {
+    return Array.from(state.deals.values()).filter(function (d) { return d.market.id === marketId; });
+  }
+  function refreshMarker(market) {
+    var deals = marketDeals(market.id);
+    var marker = markers.get(market.id);
+    if (!deals.length) {
+      if (marker) { marker.remove(); markers.delete(market.id); }
+      return;
     }
-    marker.bindPopup(function () { return describe(deal); });
+    var label = market.name + " (" + deals.length + (deals.length === 1 ? " deal)" : " deals)");
+    if (!marker) {
+      marker = L.marker([market.lat, market.lng], { title: label, alt: label }).addTo(map);
+      markers.set(market.id, marker);
+    } else {
+      marker.setLatLng([market.lat, market.lng]);
+      marker.options.title = label;
+    }
+    marker.bindPopup(function () {
+      var box = el("div", "popup");
+      box.appendChild(el("strong", null, market.name));
+      box.appendChild(el("div", "muted", market.address));
+      marketDeals(market.id).forEach(function (d) { box.appendChild(describe(d)); });
+      return box;
+    });
+  }
+  function upsertMarker(deal) {
+    var previous = state.deals.get(deal.id);
+    state.deals.set(deal.id, deal);
+    if (previous && previous.market.id !== deal.market.id) refreshMarker(previous.market);
+    refreshMarker(deal.market);
   }
   function removeDeal(id) {
+    var deal = state.deals.get(id);
     state.deals.delete(id);
-    var marker = markers.get(id);
-    if (marker) { marker.remove(); markers.delete(id); }
+    if (deal) refreshMarker(deal.market);
   }
   function replaceAll(deals) {
     Array.from(state.deals.keys()).forEach(removeDeal);
-    deals.forEach(function (deal) { state.deals.set(deal.id, deal); upsertMarker(deal); });
+    deals.forEach(upsertMarker);
     render();
   }
   function showNotice(deal) {
@@ -116,7 +138,6 @@
     var isNew = !state.deals.has(deal.id);
     if ((envelope.type === "discount.published" || envelope.type === "discount.updated") && inArea(deal)) {
       deal._flash = isNew ? "fresh" : "changed";
-      state.deals.set(deal.id, deal);
       upsertMarker(deal);
       if (isNew && envelope.type === "discount.published") showNotice(deal);
     } else {
@@ -203,6 +224,7 @@
     map.setView([lat, lng], 13);
     if (areaCircle) areaCircle.remove();
     areaCircle = L.circle([lat, lng], { radius: state.area.radius_km * 1000, fill: false, weight: 1 }).addTo(map);
+    map.fitBounds(areaCircle.getBounds());
     if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(subscribeFrame());
     else if (state.pollTimer) pollOnce().catch(function () {});
   }

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from discounts.demo import DEMO_PASSWORDS, seed_demo_city
+from discounts.demo import seed_demo_city
+from discounts.demo_accounts import DEMO_PASSWORDS
 
 
 class Command(BaseCommand):

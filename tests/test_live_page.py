@@ -1,0 +1,146 @@
+"""The shopper's live page in a real browser, against real daphne, Celery, PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from playwright.sync_api import expect
+
+from discounts import services
+from discounts.demo import _staff_group
+from tests.browser import log_in
+from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
+
+pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+XSS = '<img src=x onerror="window.__xss=1">'
+
+
+@pytest.fixture
+def markets():
+    north = MarketFactory(name="North market", lat=offset_km(*BERLIN, north_km=1)[0], lng=BERLIN[1])
+    east_lat, east_lng = offset_km(*BERLIN, east_km=2)
+    east = MarketFactory(name="East market", lat=east_lat, lng=east_lng)
+    far_lat, far_lng = offset_km(*BERLIN, north_km=40)
+    far = MarketFactory(name="Far market", lat=far_lat, lng=far_lng)
+    return {"north": north, "east": east, "far": far}
+
+
+def open_live(new_page, stack, user, **context_options):
+    page = new_page(**context_options)
+    log_in(page, stack.base_url, user.username)
+    expect(page.locator("#conn-status")).to_have_attribute("data-state", "live", timeout=10000)
+    return page
+
+
+def deal_item(page, deal_id: int):
+    return page.locator(f'li.deal[data-deal-id="{deal_id}"]')
+
+
+def test_shopper_sees_nearby_deals_on_the_list_and_the_map(stack, new_page, markets):
+    # given deals at two nearby markets and one far away
+    a = create_deal(market=markets["north"], product="Apples")
+    b = create_deal(market=markets["east"], product="Butter", price=Decimal("0.99"))
+    create_deal(market=markets["far"], product="Far away cheese")
+    # when the shopper opens the live page
+    page = open_live(new_page, stack, ShopperFactory())
+    # then the list and the map show exactly the nearby deals
+    expect(page.locator("li.deal")).to_have_count(2)
+    expect(deal_item(page, a.pk)).to_contain_text("North market")
+    expect(page.locator(".leaflet-marker-icon")).to_have_count(2)
+    expect(page.get_by_text("Far away cheese")).to_have_count(0)
+    # and sorting by price puts the cheaper deal first
+    page.select_option("#sort", "price")
+    expect(page.locator("li.deal").first).to_have_attribute("data-deal-id", str(b.pk))
+    page.locator(".leaflet-marker-icon").first.click()
+    expect(page.locator(".leaflet-popup-content")).to_be_visible()
+    assert page.errors == []
+
+
+def test_browser_location_wins_over_the_saved_one(stack, new_page, markets):
+    create_deal(market=markets["north"], product="Apples")
+    far_lat, far_lng = offset_km(*BERLIN, north_km=40)
+    create_deal(market=markets["far"], product="Far away cheese")
+    shopper = ShopperFactory(home_lat=far_lat, home_lng=far_lng)
+    page = open_live(
+        new_page, stack, shopper, geolocation={"latitude": BERLIN[0], "longitude": BERLIN[1]}, permissions=["geolocation"]
+    )
+    expect(page.locator("#location-note")).to_contain_text("current location")
+    expect(page.get_by_text("Apples")).to_be_visible()
+    expect(page.get_by_text("Far away cheese")).to_have_count(0)
+
+
+def _admin_field(staff_page, name: str, value: str) -> None:
+    staff_page.fill(f"[name={name}]", value)
+
+
+def test_staff_publish_update_and_withdraw_show_live_without_reload(stack, new_page, markets):
+    # given a shopper with the live page open
+    shopper_page = open_live(new_page, stack, ShopperFactory())
+    expect(shopper_page.locator("li.empty")).to_be_visible()
+    shopper_page.evaluate("window.__not_reloaded = true")
+    # and the north market's staff in Django admin, in another browser
+    staff = UserFactory(is_staff=True)
+    staff.groups.add(_staff_group())
+    markets["north"].staff.add(staff)
+    CategoryFactory(slug="bakery", name="Bakery")
+    staff_page = new_page()
+    log_in(staff_page, stack.base_url, staff.username, next_path="/admin/discounts/discount/add/")
+    # when staff publish a deal
+    staff_page.select_option("[name=market]", label="North market")
+    _admin_field(staff_page, "product", "Fresh pretzel")
+    staff_page.select_option("[name=category]", label="Bakery")
+    _admin_field(staff_page, "original_price", "1.20")
+    _admin_field(staff_page, "price", "0.80")
+    _admin_field(staff_page, "starts_at_0", "2020-01-01")
+    _admin_field(staff_page, "starts_at_1", "00:00:00")
+    _admin_field(staff_page, "ends_at_0", "2099-01-01")
+    _admin_field(staff_page, "ends_at_1", "00:00:00")
+    staff_page.click("input[name=_continue]")
+    expect(staff_page.locator(".messagelist .success")).to_be_visible()
+    # then it slides into the shopper's page, highlighted, with a notice
+    item = shopper_page.locator("li.deal", has_text="Fresh pretzel")
+    expect(item).to_be_visible(timeout=5000)
+    expect(item).to_have_class("deal fresh")
+    expect(shopper_page.locator("#notice")).to_contain_text("Fresh pretzel")
+    deal_id = item.get_attribute("data-deal-id")
+    # when staff change the price, it updates in place
+    _admin_field(staff_page, "price", "0.50")
+    staff_page.click("input[name=_continue]")
+    expect(deal_item(shopper_page, int(deal_id))).to_contain_text("0.50 EUR", timeout=5000)
+    expect(shopper_page.locator("li.deal")).to_have_count(1)
+    # when staff withdraw it with the bulk action, it disappears
+    staff_page.goto(f"{stack.base_url}/admin/discounts/discount/")
+    staff_page.check(f"input[name=_selected_action][value='{deal_id}']")
+    staff_page.select_option("select[name=action]", "withdraw_selected")
+    staff_page.click("button[name=index]")
+    expect(deal_item(shopper_page, int(deal_id))).to_have_count(0, timeout=5000)
+    assert shopper_page.evaluate("window.__not_reloaded") is True
+
+
+def test_with_the_socket_blocked_the_page_polls_and_still_gets_the_deal(stack, new_page, markets):
+    page = new_page()
+    page.route_web_socket("**/ws/deals/", lambda ws: ws.close())
+    log_in(page, stack.base_url, ShopperFactory().username)
+    expect(page.locator("#conn-status")).to_have_attribute("data-state", "polling", timeout=15000)
+    expect(page.locator("#conn-status")).to_contain_text("Polling")
+    expect(page.locator("li.empty")).to_be_visible()
+    deal = create_deal(market=markets["north"], product="Polled plums")
+    expect(deal_item(page, deal.pk)).to_be_visible(timeout=10000)
+    services.discount_withdraw(discount=deal)
+    expect(deal_item(page, deal.pk)).to_have_count(0, timeout=10000)
+
+
+def test_xss_product_shows_as_text_everywhere_and_runs_nothing(stack, new_page, markets):
+    create_deal(market=markets["east"], product=XSS)
+    page = open_live(new_page, stack, ShopperFactory())
+    expect(page.locator("li.deal", has_text=XSS)).to_be_visible()
+    # live: the in-page notice
+    create_deal(market=markets["north"], product=XSS + " live")
+    expect(page.locator("#notice")).to_contain_text(XSS + " live", timeout=5000)
+    # the map popup
+    page.locator(".leaflet-marker-icon").first.click()
+    expect(page.locator(".leaflet-popup-content")).to_contain_text(XSS)
+    assert page.evaluate("window.__xss") is None
+    assert page.dialogs == []
