@@ -4,6 +4,10 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
 CHROMIUM := /usr/bin/chromium
+# Tests get their own channel prefix and Celery queue (a `make run` may share the servers) and
+# throttles high enough for a whole suite from one address; throttling has its own test.
+TEST_ENV := DEALCAST_LOCAL=1 CHANNEL_LAYER_PREFIX=dealcast-test CELERY_QUEUE=dealcast-test \
+	THROTTLE_ANON=100000/min THROTTLE_USER=100000/min
 
 .PHONY: run test bench faults check clean-data
 
@@ -20,7 +24,7 @@ run: $(VENV)/.installed
 	DEALCAST_LOCAL=1 $(PY) -m config.launcher --port $(PORT)
 
 test: $(VENV)/.installed $(CHROMIUM)
-	DEALCAST_LOCAL=1 CHANNEL_LAYER_PREFIX=dealcast-test CELERY_QUEUE=dealcast-test $(PY) -m pytest $(PYTEST_ARGS)
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 check: $(VENV)/.installed
 	DEALCAST_LOCAL=1 $(PY) manage.py check

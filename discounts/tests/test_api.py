@@ -144,3 +144,26 @@ def test_health_and_schema(api):
     assert schema.status_code == 200
     paths = schema.json()["paths"]
     assert {"/api/deals/", "/api/deals/compare/", "/api/deals/top/", "/api/deals/changes/", "/api/discounts/"} <= set(paths)
+
+
+def test_the_deal_list_uses_a_fixed_number_of_queries(api, django_assert_num_queries):
+    market = MarketFactory()
+    for i in range(30):
+        create_deal(market=market, product=f"Item {i}", category=CategoryFactory(slug=f"cat-{i % 5}"))
+    with django_assert_num_queries(2):  # the count and the page, markets and categories joined
+        response = api.get("/api/deals/", {"lat": BERLIN[0], "lng": BERLIN[1], "radius_km": 5})
+    assert response.json()["count"] == 30
+
+
+def test_anonymous_callers_are_throttled(api, settings):
+    from django.core.cache import cache
+
+    cache.delete("throttle_anon_127.0.0.1")
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "anon": "3/min"}
+    with pytest.MonkeyPatch.context() as patch:
+        from rest_framework.throttling import AnonRateThrottle
+
+        patch.setattr(AnonRateThrottle, "THROTTLE_RATES", rates)
+        codes = [api.get("/api/deals/").status_code for _ in range(4)]
+    cache.delete("throttle_anon_127.0.0.1")
+    assert codes == [200, 200, 200, 429]
