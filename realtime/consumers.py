@@ -13,8 +13,9 @@ from django.conf import settings
 
 from markets.geo import InvalidLocation
 from realtime.cursor import Cursor, InvalidCursor
-from realtime.groups import cell_group
+from realtime.groups import cell_group, session_group, user_group
 from realtime.hub import hub
+from realtime.ratelimit import TokenBucket
 from realtime.selectors import CursorTooOld, area_snapshot, events_after
 from realtime.subscriptions import Subscription
 
@@ -24,6 +25,10 @@ MAX_FRAME_BYTES = 4096
 # Close code for a connection whose backlog passed REALTIME_MAX_PENDING_FRAMES; the client
 # reconnects and resumes from its cursor, so nothing is lost, only the backlog is dropped.
 CLOSE_TOO_SLOW = 4008
+# The login behind the socket ended (logout or deactivation).
+CLOSE_SESSION_ENDED = 4401
+FRAMES_PER_SECOND, FRAME_BURST = 10.0, 20.0
+SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST = 1.0, 5.0
 
 
 def _saved_subscription(user) -> Subscription | None:
@@ -53,6 +58,14 @@ class DealsConsumer(AsyncWebsocketConsumer):
         self.cursor: Cursor | None = None
         self.cells: frozenset[str] = frozenset()
         self.closing = False
+        self.frame_budget = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
+        self.subscribe_budget = TokenBucket(SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST)
+        self.login_groups = [user_group(user.pk)]
+        session = self.scope.get("session")
+        if session is not None and session.session_key:
+            self.login_groups.append(session_group(session.session_key))
+        for group in self.login_groups:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         hub.register(self)
         saved = await database_sync_to_async(_saved_subscription)(user)
@@ -64,11 +77,14 @@ class DealsConsumer(AsyncWebsocketConsumer):
         if not hasattr(self, "lock"):
             return
         hub.unregister(self)
-        for cell in self.cells:
-            await self.channel_layer.group_discard(cell_group(cell), self.channel_name)
+        for group in [cell_group(cell) for cell in self.cells] + self.login_groups:
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Parse a client frame; anything malformed gets an error frame and the socket stays open."""
+        if not self.frame_budget.take():
+            await self.send_error("rate_limited", f"At most {FRAMES_PER_SECOND:g} frames per second.")
+            return
         if text_data is None:
             await self.send_error("bad_frame", "Send JSON text frames.")
             return
@@ -89,6 +105,9 @@ class DealsConsumer(AsyncWebsocketConsumer):
             await self.send_error("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
 
     async def handle_subscribe(self, frame: dict[str, Any]) -> None:
+        if not self.subscribe_budget.take():
+            await self.send_error("rate_limited", f"At most {SUBSCRIBES_PER_SECOND:g} subscriptions per second.")
+            return
         try:
             sub = Subscription.build(
                 lat=frame.get("lat"), lng=frame.get("lng"),
@@ -184,6 +203,11 @@ class DealsConsumer(AsyncWebsocketConsumer):
         )
         await self.send(text_data=frame.decode())
         return 1
+
+    async def session_ended(self, message: dict[str, Any]) -> None:
+        """The login behind this socket ended: close it."""
+        self.closing = True
+        await self.close(code=CLOSE_SESSION_ENDED)
 
     async def send_error(self, code: str, message: str) -> None:
         await self.send(text_data=orjson.dumps({"type": "error", "code": code, "message": message}).decode())

@@ -1,6 +1,18 @@
 """Every channel-layer group name Dealcast uses comes from here."""
 
+import hashlib
+
 
 def cell_group(cell: str) -> str:
     """Shoppers whose area covers this H3 cell."""
     return f"cell.{cell}"
+
+
+def user_group(user_id: int) -> str:
+    """Every socket of one user (closed when the account is deactivated)."""
+    return f"user.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    """Every socket opened with one login session (closed at logout); the key itself never leaves."""
+    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]

@@ -263,3 +263,60 @@ def test_a_connection_too_far_behind_is_closed_and_resumes_without_loss(stack, c
         assert len(ids) == 400 and len(set(ids)) == 400
     finally:
         stack.stop_web(web)
+
+
+def test_logout_closes_that_logins_sockets_only(stack, connect_shopper):
+    from realtime.consumers import CLOSE_SESSION_ENDED
+    from tests.support.shopper import ShopperSocket
+
+    shopper = ShopperFactory()
+    browser = Client()
+    browser.force_login(shopper)
+    on_laptop = ShopperSocket(stack.ws_url(), session=browser.cookies["sessionid"].value, origin=stack.base_url)
+    on_phone = connect_shopper(shopper)
+    on_laptop.next("snapshot")
+    on_phone.next("snapshot")
+    assert browser.post("/accounts/logout/").status_code == 302
+    assert on_laptop.closed.wait(timeout=5)
+    assert on_laptop.close_code == CLOSE_SESSION_ENDED
+    assert not on_phone.closed.wait(timeout=1)
+    on_phone.subscribe(lat=BERLIN[0], lng=BERLIN[1], radius_km=2)
+    assert on_phone.next("snapshot")
+
+
+def test_deactivating_a_user_in_admin_closes_all_their_sockets(stack, connect_shopper):
+    from realtime.consumers import CLOSE_SESSION_ENDED
+
+    shopper = ShopperFactory()
+    sockets = [connect_shopper(shopper), connect_shopper(shopper)]
+    for sock in sockets:
+        sock.next("snapshot")
+    admin = Client()
+    admin.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = admin.get(f"/admin/accounts/user/{shopper.pk}/change/")
+    form = page.context["adminform"].form
+    data = {k: v for k, v in form.initial.items() if v is not None and not isinstance(v, (list, tuple))}
+    data.update(
+        username=shopper.username, is_active="", date_joined_0="2026-01-01", date_joined_1="00:00:00",
+        radius_km="5.0", home_lat=str(shopper.home_lat), home_lng=str(shopper.home_lng),
+    )
+    data.pop("date_joined", None)
+    data.pop("last_login", None)
+    data.pop("password", None)
+    response = admin.post(f"/admin/accounts/user/{shopper.pk}/change/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    for sock in sockets:
+        assert sock.closed.wait(timeout=5)
+        assert sock.close_code == CLOSE_SESSION_ENDED
+
+
+def test_a_flood_of_frames_is_rate_limited_and_the_socket_stays(connect_shopper):
+    sock = connect_shopper(ShopperFactory())
+    sock.next("snapshot")
+    for _ in range(40):
+        sock.send('{"type": "ping"}')
+    codes = [f["code"] for f in sock.drain(quiet=0.5) if f["type"] == "error"]
+    assert "rate_limited" in codes and "unknown_type" in codes
+    time.sleep(1.0)
+    sock.subscribe(lat=BERLIN[0], lng=BERLIN[1], radius_km=2)
+    assert sock.next("snapshot")["deals"] == []

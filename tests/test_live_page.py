@@ -132,15 +132,27 @@ def test_with_the_socket_blocked_the_page_polls_and_still_gets_the_deal(stack, n
     expect(deal_item(page, deal.pk)).to_have_count(0, timeout=10000)
 
 
-def test_xss_product_shows_as_text_everywhere_and_runs_nothing(stack, new_page, markets):
-    create_deal(market=markets["east"], product=XSS)
+def test_xss_in_every_user_written_field_shows_as_text_and_runs_nothing(stack, new_page, markets):
+    # given a market, a category and products whose names are script payloads
+    lat, lng = offset_km(*BERLIN, east_km=1)
+    evil_market = MarketFactory(name=XSS + " market", address=XSS + " street", lat=lat, lng=lng)
+    evil_category = CategoryFactory(slug="evil", name=XSS + " category")
+    create_deal(market=evil_market, category=evil_category, product=XSS)
     page = open_live(new_page, stack, ShopperFactory())
-    expect(page.locator("li.deal", has_text=XSS)).to_be_visible()
-    # live: the in-page notice
-    create_deal(market=markets["north"], product=XSS + " live")
+    # the list
+    item = page.locator("li.deal", has_text=XSS)
+    expect(item).to_contain_text(XSS + " market")
+    expect(item).to_contain_text(XSS + " category")
+    # the live notice
+    create_deal(market=evil_market, product=XSS + " live")
     expect(page.locator("#notice")).to_contain_text(XSS + " live", timeout=5000)
+    expect(page.locator("#notice")).to_contain_text(XSS + " market")
     # the map popup
     page.locator(".leaflet-marker-icon").first.click()
-    expect(page.locator(".leaflet-popup-content")).to_contain_text(XSS)
+    expect(page.locator(".leaflet-popup-content")).to_contain_text(XSS + " street")
+    # the filter labels and the search page
+    expect(page.locator("fieldset.cats")).to_contain_text(XSS + " category")
+    page.goto(f"{stack.base_url}/search/?q=img")
+    expect(page.locator("table").first).to_contain_text(XSS + " street")
     assert page.evaluate("window.__xss") is None
     assert page.dialogs == []
