@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.authentication import TokenAuthentication
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -114,7 +113,6 @@ def _resolve_refs(user, data: dict) -> dict:
 
 
 class StaffAPIView(APIView):
-    authentication_classes = [TokenAuthentication, *APIView.authentication_classes]
     permission_classes = [IsAuthenticated]
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from tests.factories import TEST_PASSWORD
+
 CHROMIUM = "/usr/bin/chromium"
 # Without these, Chromium keeps trying to reach Google's services, which this network refuses.
 CHROMIUM_ARGS = [
@@ -18,7 +20,7 @@ def launch(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def log_in(page, base_url: str, username: str, password: str = "correct-horse-battery", next_path: str = "/") -> None:
+def log_in(page, base_url: str, username: str, password: str = TEST_PASSWORD, next_path: str = "/") -> None:
     page.goto(f"{base_url}/accounts/login/?next={next_path}")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)

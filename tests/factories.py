@@ -3,7 +3,10 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import functools
+
 import factory
+from django.contrib.auth.hashers import make_password
 from django.utils import timezone
 
 from accounts.models import User
@@ -13,19 +16,22 @@ from markets.models import Market
 BERLIN = (52.52, 13.405)
 
 
+TEST_PASSWORD = "correct-horse-battery"
+
+
+@functools.cache
+def _test_password_hash() -> str:
+    # Hashing is deliberately slow; every test user shares one real hash of the same password.
+    return make_password(TEST_PASSWORD)
+
+
 class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = User
-        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
-
-    @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):
-        if create:
-            obj.save()
+    password = factory.LazyFunction(_test_password_hash)
 
 
 class ShopperFactory(UserFactory):

@@ -1,0 +1,20 @@
+import pytest
+
+from tests.factories import TEST_PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_repeated_failed_logins_lock_that_username_from_that_address(client, settings):
+    user = UserFactory(username="target")
+    other = UserFactory(username="bystander")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        client.post("/accounts/login/", {"username": "target", "password": "wrong"})
+    # then even the right password is refused for a while
+    locked = client.post("/accounts/login/", {"username": "target", "password": TEST_PASSWORD})
+    assert locked.status_code == 429
+    assert "_auth_user_id" not in client.session
+    # and another user from the same address can still log in
+    fine = client.post("/accounts/login/", {"username": other.username, "password": TEST_PASSWORD})
+    assert fine.status_code == 302
+    assert user.pk != other.pk
