@@ -26,6 +26,9 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed $(CHROMIUM)
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
+faults: $(VENV)/.installed
+	$(PY) -m harness.faults $(if $(SHORT),--short,)
+
 check: $(VENV)/.installed
 	DEALCAST_LOCAL=1 $(PY) manage.py check
 

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tests.support.shopper import ShopperSocket
-from tests.support.stack import Stack
+from harness.shopper import ShopperSocket
+from harness.stack import Stack
 
 
 def _database_url() -> str:

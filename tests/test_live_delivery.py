@@ -267,7 +267,7 @@ def test_a_connection_too_far_behind_is_closed_and_resumes_without_loss(stack, c
 
 def test_logout_closes_that_logins_sockets_only(stack, connect_shopper):
     from realtime.consumers import CLOSE_SESSION_ENDED
-    from tests.support.shopper import ShopperSocket
+    from harness.shopper import ShopperSocket
 
     shopper = ShopperFactory()
     browser = Client()

@@ -1,0 +1,343 @@
+"""``make faults``: break the real parts on purpose and count what shoppers lost.
+
+Starts its own PostgreSQL and Valkey (so it may kill them), daphne, a Celery worker and beat, a TCP
+proxy in front of Redis, and dozens of live shoppers. For each fault kind it drives deal changes
+through the staff services, injects the fault, heals, waits for the pipeline to drain, then compares
+what every shopper received and shows with the event log and a fresh fetch. Exits 1 when anything
+was lost, shown out of order, or a shopper's view differs from a fresh fetch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from config.embedded import EmbeddedPostgres, EmbeddedValkey, free_port  # noqa: E402
+from harness.client import Area, LiveClient  # noqa: E402
+from harness.proxy import FaultProxy  # noqa: E402
+from harness.stack import Stack  # noqa: E402
+
+
+@dataclass
+class Tally:
+    fault: str
+    sent: int = 0
+    expected: int = 0
+    delivered: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    out_of_order: int = 0
+    view_mismatches: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.out_of_order == 0 and self.view_mismatches == 0
+
+
+class FaultRun:
+    def __init__(self, *, clients: int, phase_s: float, offline_s: float, rate: float, seed: int) -> None:
+        self.phase_s, self.offline_s, self.rate = phase_s, offline_s, rate
+        self.rng = random.Random(seed)
+        self.client_count = clients
+        self.workdir = Path(tempfile.mkdtemp(prefix="dealcast-faults-"))
+        self.postgres = EmbeddedPostgres(self.workdir / "pg", free_port())
+        self.valkey = EmbeddedValkey(self.workdir / "valkey", free_port())
+        self.proxy: FaultProxy | None = None
+        self.stack: Stack | None = None
+        self.clients: list[LiveClient] = []
+        self.driving = threading.Event()
+
+    # setup -------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.postgres.start()
+        self.postgres.ensure_database("dealcast_faults")
+        self.valkey.start()
+        self.proxy = FaultProxy(self.valkey.port, free_port())
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.postgres.url("dealcast_faults"),
+            "REDIS_URL": f"redis://127.0.0.1:{self.proxy.port}/0",
+            "DEALCAST_LOCAL": "1", "CHANNEL_LAYER_PREFIX": "dealcast-faults", "CELERY_QUEUE": "dealcast-faults",
+            "RELAY_SWEEP_SECONDS": "0.5", "REALTIME_RECONCILE_SECONDS": "0.5", "DB_CONN_MAX_AGE": "0",
+            "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING",
+        }
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "DEALCAST_LOCAL", "CHANNEL_LAYER_PREFIX",
+                                               "CELERY_QUEUE", "DB_CONN_MAX_AGE", "LOG_LEVEL")})
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        from discounts.demo import seed_demo_city
+
+        seed_demo_city()
+        self.stack = Stack(env)
+        self.stack.start_web()
+        self.stack.start_worker()
+        self.stack.start_beat()
+        self._wait_drained()
+        self._connect_clients()
+
+    def _connect_clients(self) -> None:
+        from django.test import Client
+
+        from accounts.models import User
+        from discounts.demo import CITY_CENTER, CITY_SPAN
+
+        for index in range(self.client_count):
+            user, _ = User.objects.get_or_create(username=f"fault-shopper-{index}")
+            browser = Client()
+            browser.force_login(user)
+            area = Area(
+                lat=CITY_CENTER[0] + self.rng.uniform(-CITY_SPAN[0], CITY_SPAN[0]) * 0.7,
+                lng=CITY_CENTER[1] + self.rng.uniform(-CITY_SPAN[1], CITY_SPAN[1]) * 0.7,
+                radius_km=self.rng.choice([2, 4, 6, 10]),
+                categories=self.rng.choice([None, None, ["produce", "dairy", "bakery"], ["drinks", "snacks"]]),
+            )
+            client = LiveClient(self.stack.ws_url(), browser.cookies["sessionid"].value, self.stack.base_url, area)
+            self.clients.append(client.start())
+        deadline = time.monotonic() + 30
+        while any(c.first_cursor is None for c in self.clients):
+            if time.monotonic() > deadline:
+                raise RuntimeError("shoppers did not get their first snapshot")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        for client in self.clients:
+            client.stop()
+        if self.stack:
+            self.stack.stop()
+        self.valkey.stop()
+        self.postgres.stop()
+
+    # driving -----------------------------------------------------------------------------------
+    def _drive(self) -> None:
+        from django.db import close_old_connections, connection
+
+        from discounts.demo import simulate_step
+
+        rng = random.Random(self.rng.random())
+        while self.driving.is_set():
+            try:
+                simulate_step(rng)
+            except Exception:  # noqa: BLE001 - the database may be restarting: staff would retry too
+                connection.close()
+                time.sleep(0.2)
+                close_old_connections()
+            time.sleep(1.0 / self.rate)
+
+    def _log_head(self) -> int:
+        from realtime.models import LogHead
+
+        return LogHead.objects.filter(pk=1).values_list("position", flat=True).first() or 0
+
+    def _wait_drained(self, timeout: float = 60.0) -> None:
+        from django.db import connection
+
+        from realtime.models import OutboxEvent
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if not OutboxEvent.objects.filter(state__in=["pending", "sequenced"]).exclude(attempts__gt=0).exists():
+                    break
+            except Exception:  # noqa: BLE001
+                connection.close()
+            time.sleep(0.2)
+        # Let every web process run its reconciliation at least twice more.
+        time.sleep(2.0)
+
+    # a phase -----------------------------------------------------------------------------------
+    def phase(self, name: str, inject: Callable[[], None]) -> Tally:
+        from django.db import connection
+
+        connection.close()
+        start_position = self._log_head()
+        self.driving.set()
+        driver = threading.Thread(target=self._drive, daemon=True)
+        driver.start()
+        time.sleep(self.phase_s / 3)
+        inject()
+        time.sleep(self.phase_s * 2 / 3)
+        self.driving.clear()
+        driver.join()
+        self._wait_drained()
+        connection.close()
+        return self._tally(name, start_position)
+
+    def _tally(self, name: str, after: int) -> Tally:
+        from discounts.selectors import deals_search
+        from realtime.selectors import log_events
+        from realtime.subscriptions import Subscription
+
+        events = log_events(after=after, through=self._log_head(), limit=10**9)
+        tally = Tally(fault=name, sent=len(events))
+        for client in self.clients:
+            sub = Subscription.build(lat=client.area.lat, lng=client.area.lng, radius_km=client.area.radius_km,
+                                     categories=client.area.categories)
+            got = {r.event_id for r in client.received}
+            expected = {e.envelope["id"] for e in events if sub.match(e.footprints) is not None}
+            tally.expected += len(expected)
+            tally.delivered += len(expected & got)
+            tally.lost += len(expected - got)
+            fresh = {d.pk: str(d.price) for d in deals_search(lat=sub.lat, lng=sub.lng, radius_km=sub.radius_km,
+                                                             categories=sorted(sub.categories) if sub.categories else None)}
+            shown = {deal_id: deal["price"] for deal_id, deal in client.view.items()}
+            tally.view_mismatches += len(set(fresh.items()) ^ set(shown.items()))
+        tally.duplicated = sum(c.duplicates() for c in self.clients)
+        tally.out_of_order = sum(c.out_of_order for c in self.clients)
+        for client in self.clients:
+            client.frames_per_event.clear()
+            client.out_of_order = 0
+        return tally
+
+    # faults ------------------------------------------------------------------------------------
+    def faults(self) -> dict[str, Callable[[], None]]:
+        stack = self.stack
+
+        def redis_restart() -> None:
+            self.valkey.stop(signal.SIGKILL)
+            time.sleep(1.0)
+            self.valkey.start()
+
+        def redis_network_cut() -> None:
+            self.proxy.cut(2.0)
+
+        def worker_sigkill() -> None:
+            stack.kill(stack.workers.pop(0))
+            stack.start_worker()
+
+        def web_restart() -> None:
+            port = stack.stop_web(0)
+            stack.start_web(port)
+
+        def postgres_restart() -> None:
+            self.postgres.stop("immediate")
+            time.sleep(1.0)
+            self.postgres.start()
+
+        def client_offline() -> None:
+            away = self.clients[: max(1, len(self.clients) // 3)]
+            for client in away:
+                client.go_offline()
+            time.sleep(self.offline_s)
+            for client in away:
+                client.go_online()
+
+        def poison_row() -> None:
+            from django.db import transaction
+
+            from realtime.models import OutboxEvent
+
+            with transaction.atomic():
+                OutboxEvent.objects.create(type="discount.updated", deal_id=-1, market_id=-1, cells=["87283472bffffff"],
+                                           footprints=[[52.52, 13.4, "produce"]], envelope={"broken": True})
+
+        def slow_client() -> None:
+            for client in self.clients[:3]:
+                client.read_delay_s = 0.05
+            time.sleep(self.phase_s / 3)
+            for client in self.clients[:3]:
+                client.read_delay_s = 0.0
+
+        def out_of_order_commit() -> None:
+            from django.db import connection, transaction
+
+            from discounts import services
+            from discounts.demo import random_deal_fields
+            from discounts.models import Category
+            from markets.models import Market
+
+            def slow_commit() -> None:
+                with transaction.atomic():
+                    market = Market.objects.order_by("?").first()
+                    services.discount_create(market=market, **random_deal_fields(random.Random(7), list(Category.objects.all())))
+                    time.sleep(self.phase_s / 3)
+                connection.close()
+
+            threading.Thread(target=slow_commit, daemon=True).start()
+
+        def bulk_update() -> None:
+            from decimal import Decimal
+
+            from django.db.models import F
+
+            from discounts.models import Discount
+            from markets.models import Market
+
+            market = Market.objects.order_by("?").first()
+            Discount.objects.filter(market=market, listed=True).update(price=F("price") * Decimal("0.9"))
+
+        return {
+            "redis_restart": redis_restart, "redis_network_cut": redis_network_cut, "worker_sigkill": worker_sigkill,
+            "web_restart": web_restart, "postgres_restart": postgres_restart, "client_offline": client_offline,
+            "poison_row": poison_row, "slow_client": slow_client, "out_of_order_commit": out_of_order_commit,
+            "bulk_update": bulk_update,
+        }
+
+
+def print_table(tallies: list[Tally]) -> None:
+    columns = ["fault", "sent", "expected", "delivered", "lost", "duplicated", "out_of_order", "view_mismatches"]
+    print("\n" + " | ".join(f"{c:>18}" if c == "fault" else f"{c:>10}" for c in columns))
+    for tally in tallies:
+        row = asdict(tally)
+        print(" | ".join(f"{row[c]:>18}" if c == "fault" else f"{row[c]:>10}" for c in columns)
+              + ("" if tally.ok else "   <-- FAILED"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--short", action="store_true", help="the quick form run by make test")
+    parser.add_argument("--clients", type=int)
+    parser.add_argument("--only", nargs="*", help="fault kinds to run")
+    parser.add_argument("--json", type=Path, help="write the tallies here")
+    args = parser.parse_args(argv)
+    run = FaultRun(
+        clients=args.clients or (12 if args.short else 40),
+        phase_s=4.0 if args.short else 9.0,
+        offline_s=3.0 if args.short else 60.0,
+        rate=8.0 if args.short else 10.0,
+        seed=2026,
+    )
+    tallies = []
+    try:
+        print(f"starting PostgreSQL, Valkey, daphne, Celery and {run.client_count} shoppers in {run.workdir}", flush=True)
+        run.start()
+        for name, inject in run.faults().items():
+            if args.only and name not in args.only:
+                continue
+            print(f"  {name} ...", end="", flush=True)
+            started = time.monotonic()
+            tally = run.phase(name, inject)
+            tallies.append(tally)
+            print(f" {'ok' if tally.ok else 'FAILED'} ({tally.sent} events, {time.monotonic() - started:.0f}s)", flush=True)
+    finally:
+        run.stop()
+    print_table(tallies)
+    if args.json:
+        args.json.write_text(json.dumps([asdict(t) for t in tallies], indent=2))
+    failed = [t.fault for t in tallies if not t.ok]
+    if failed:
+        print(f"\nFAILED: {', '.join(failed)}; logs in {run.stack.logdir if run.stack else run.workdir}")
+        return 1
+    print("\nall faults healed: nothing lost, nothing out of order, every view equals a fresh fetch")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,29 @@
+"""The fault suite's short form: every fault kind, real processes, nothing lost or out of order."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.stack
+
+
+def test_short_fault_suite_loses_nothing(tmp_path):
+    report = tmp_path / "faults.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "harness.faults", "--short", "--json", str(report)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900,
+    )
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    tallies = {t["fault"]: t for t in json.loads(report.read_text())}
+    assert set(tallies) == {
+        "redis_restart", "redis_network_cut", "worker_sigkill", "web_restart", "postgres_restart",
+        "client_offline", "poison_row", "slow_client", "out_of_order_commit", "bulk_update",
+    }
+    for tally in tallies.values():
+        assert tally["lost"] == 0 and tally["out_of_order"] == 0 and tally["view_mismatches"] == 0, tally
+        assert tally["sent"] > 0 and tally["delivered"] == tally["expected"] > 0, tally
