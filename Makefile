@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 TEST_ENV := DEALCAST_LOCAL=1 CHANNEL_LAYER_PREFIX=dealcast-test CELERY_QUEUE=dealcast-test \
 	THROTTLE_ANON=100000/min THROTTLE_USER=100000/min
 
-.PHONY: run test bench faults check clean-data
+.PHONY: run test bench faults audit check clean-data
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(VENV)/.installed $(CHROMIUM)
 
 faults: $(VENV)/.installed
 	$(PY) -m harness.faults $(if $(SHORT),--short,)
+
+# Needs PyPI's or OSV's advisory service, which CI's network here does not reach.
+audit: $(VENV)/.installed
+	$(VENV)/bin/pip-audit -r requirements.txt --strict
 
 check: $(VENV)/.installed
 	DEALCAST_LOCAL=1 $(PY) manage.py check
