@@ -3,6 +3,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 PYTEST_ARGS ?=
+WEB ?= 1
+WORKERS ?= 1
+NGINX := /usr/sbin/nginx
 CHROMIUM := /usr/bin/chromium
 # Tests get their own channel prefix and Celery queue (a `make run` may share the servers) and
 # throttles high enough for a whole suite from one address; throttling has its own test.
@@ -20,10 +23,14 @@ $(VENV)/.installed: requirements.txt
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-run: $(VENV)/.installed
-	DEALCAST_LOCAL=1 $(PY) -m config.launcher --port $(PORT)
+# nginx balances WEB>1; when it cannot be installed the launcher falls back to config/balancer.py.
+$(NGINX):
+	-apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light
 
-test: $(VENV)/.installed $(CHROMIUM)
+run: $(VENV)/.installed $(if $(filter-out 1,$(WEB)),$(NGINX))
+	DEALCAST_LOCAL=1 $(PY) -m config.launcher --port $(PORT) --web $(WEB) --workers $(WORKERS)
+
+test: $(VENV)/.installed $(CHROMIUM) $(NGINX)
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 faults: $(VENV)/.installed

@@ -31,9 +31,13 @@ class Received:
 
 @dataclass
 class LiveClient:
-    """Runs on its own thread until ``stop()``; ``offline`` keeps it disconnected on purpose."""
+    """Runs on its own thread until ``stop()``; ``offline`` keeps it disconnected on purpose.
 
-    url: str
+    Each reconnect goes to the next of ``urls``, as a load balancer would move a shopper whose web
+    process died.
+    """
+
+    urls: list[str]
     session: str
     origin: str
     area: Area
@@ -80,8 +84,9 @@ class LiveClient:
             if self.offline.is_set():
                 time.sleep(0.05)
                 continue
+            url = self.urls[self.connects % len(self.urls)]
             try:
-                with connect(self.url, additional_headers={"Cookie": f"sessionid={self.session}", "Origin": self.origin},
+                with connect(url, additional_headers={"Cookie": f"sessionid={self.session}", "Origin": self.origin},
                              open_timeout=5, max_size=2**24) as ws:
                     self._ws = ws
                     self.connects += 1

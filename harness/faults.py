@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -29,22 +29,7 @@ from config.embedded import EmbeddedPostgres, EmbeddedValkey, free_port  # noqa:
 from harness.client import Area, LiveClient  # noqa: E402
 from harness.proxy import FaultProxy  # noqa: E402
 from harness.stack import Stack  # noqa: E402
-
-
-@dataclass
-class Tally:
-    fault: str
-    sent: int = 0
-    expected: int = 0
-    delivered: int = 0
-    lost: int = 0
-    duplicated: int = 0
-    out_of_order: int = 0
-    view_mismatches: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.lost == 0 and self.out_of_order == 0 and self.view_mismatches == 0
+from harness.verify import Tally, tally_clients  # noqa: E402
 
 
 class FaultRun:
@@ -109,7 +94,7 @@ class FaultRun:
                 radius_km=self.rng.choice([2, 4, 6, 10]),
                 categories=self.rng.choice([None, None, ["produce", "dairy", "bakery"], ["drinks", "snacks"]]),
             )
-            client = LiveClient(self.stack.ws_url(), browser.cookies["sessionid"].value, self.stack.base_url, area)
+            client = LiveClient([self.stack.ws_url()], browser.cookies["sessionid"].value, self.stack.base_url, area)
             self.clients.append(client.start())
         deadline = time.monotonic() + 30
         while any(c.first_cursor is None for c in self.clients):
@@ -178,33 +163,7 @@ class FaultRun:
         driver.join()
         self._wait_drained()
         connection.close()
-        return self._tally(name, start_position)
-
-    def _tally(self, name: str, after: int) -> Tally:
-        from discounts.selectors import deals_search
-        from realtime.selectors import log_events
-        from realtime.subscriptions import Subscription
-
-        events = log_events(after=after, through=self._log_head(), limit=10**9)
-        tally = Tally(fault=name, sent=len(events))
-        for client in self.clients:
-            sub = Subscription.build(lat=client.area.lat, lng=client.area.lng, radius_km=client.area.radius_km,
-                                     categories=client.area.categories)
-            got = {r.event_id for r in client.received}
-            expected = {e.envelope["id"] for e in events if sub.match(e.footprints) is not None}
-            tally.expected += len(expected)
-            tally.delivered += len(expected & got)
-            tally.lost += len(expected - got)
-            fresh = {d.pk: str(d.price) for d in deals_search(lat=sub.lat, lng=sub.lng, radius_km=sub.radius_km,
-                                                             categories=sorted(sub.categories) if sub.categories else None)}
-            shown = {deal_id: deal["price"] for deal_id, deal in client.view.items()}
-            tally.view_mismatches += len(set(fresh.items()) ^ set(shown.items()))
-        tally.duplicated = sum(c.duplicates() for c in self.clients)
-        tally.out_of_order = sum(c.out_of_order for c in self.clients)
-        for client in self.clients:
-            client.frames_per_event.clear()
-            client.out_of_order = 0
-        return tally
+        return tally_clients(name, self.clients, after=start_position)
 
     # faults ------------------------------------------------------------------------------------
     def faults(self) -> dict[str, Callable[[], None]]:

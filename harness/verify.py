@@ -1,0 +1,54 @@
+"""Compare what live shoppers received and show with the event log and a fresh fetch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.client import LiveClient
+
+
+@dataclass
+class Tally:
+    fault: str
+    sent: int = 0
+    expected: int = 0
+    delivered: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    out_of_order: int = 0
+    view_mismatches: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.lost == 0 and self.out_of_order == 0 and self.view_mismatches == 0
+
+
+def tally_clients(name: str, clients: list[LiveClient], *, after: int) -> Tally:
+    """Every log event after position ``after`` against every client; resets the clients' counters.
+
+    Precondition: the pipeline has drained (nothing pending or sequenced, reconciliation has run).
+    """
+    from discounts.selectors import deals_search
+    from realtime.selectors import log_bounds, log_events
+    from realtime.subscriptions import Subscription
+
+    events = log_events(after=after, through=log_bounds()[0], limit=10**9)
+    tally = Tally(fault=name, sent=len(events))
+    for client in clients:
+        area = client.area
+        sub = Subscription.build(lat=area.lat, lng=area.lng, radius_km=area.radius_km, categories=area.categories)
+        got = {r.event_id for r in client.received}
+        expected = {e.envelope["id"] for e in events if sub.match(e.footprints) is not None}
+        tally.expected += len(expected)
+        tally.delivered += len(expected & got)
+        tally.lost += len(expected - got)
+        fresh = deals_search(
+            lat=sub.lat, lng=sub.lng, radius_km=sub.radius_km, categories=sorted(sub.categories) if sub.categories else None
+        )
+        shown = {deal_id: deal["price"] for deal_id, deal in client.view.items()}
+        tally.view_mismatches += len({(d.pk, str(d.price)) for d in fresh} ^ set(shown.items()))
+        tally.duplicated += client.duplicates()
+        tally.out_of_order += client.out_of_order
+        client.frames_per_event.clear()
+        client.out_of_order = 0
+    return tally
