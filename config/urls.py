@@ -2,8 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from config import health
+from config import health, metrics_view
 from discounts import api as discounts_api
+from discounts import staff_views
 from discounts import views as discounts_views
 from realtime import api as realtime_api
 
@@ -12,6 +13,7 @@ api_patterns = [
     path("deals/compare/", discounts_api.DealCompareView.as_view(), name="deal-compare"),
     path("deals/top/", discounts_api.DealTopView.as_view(), name="deal-top"),
     path("deals/changes/", realtime_api.ChangesView.as_view(), name="deal-changes"),
+    path("staff/dashboard/", staff_views.StaffDashboardView.as_view(), name="staff-dashboard"),
     path("discounts/", discounts_api.DiscountCreateView.as_view(), name="discount-create"),
     path("discounts/<int:pk>/", discounts_api.DiscountDetailView.as_view(), name="discount-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -21,8 +23,10 @@ api_patterns = [
 urlpatterns = [
     path("", discounts_views.live, name="live"),
     path("search/", discounts_views.search, name="search"),
+    path("staff/", staff_views.dashboard_page, name="staff"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view.metrics, name="metrics"),
     path("accounts/", include("accounts.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),

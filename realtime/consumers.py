@@ -14,7 +14,9 @@ from django.conf import settings
 from markets.geo import InvalidLocation
 from realtime.cursor import Cursor, InvalidCursor
 from realtime.groups import cell_group, session_group, user_group
+from realtime import metrics
 from realtime.hub import hub
+from realtime.reach import reach
 from realtime.ratelimit import TokenBucket
 from realtime.selectors import CursorTooOld, area_snapshot, events_after
 from realtime.subscriptions import Subscription
@@ -67,6 +69,7 @@ class DealsConsumer(AsyncWebsocketConsumer):
         for group in self.login_groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
+        metrics.connections.inc()
         hub.register(self)
         saved = await database_sync_to_async(_saved_subscription)(user)
         if saved is not None:
@@ -76,6 +79,7 @@ class DealsConsumer(AsyncWebsocketConsumer):
         """Leave every group; the hub forgets the connection."""
         if not hasattr(self, "lock"):
             return
+        metrics.connections.dec()
         hub.unregister(self)
         for group in [cell_group(cell) for cell in self.cells] + self.login_groups:
             await self.channel_layer.group_discard(group, self.channel_name)
@@ -141,7 +145,7 @@ class DealsConsumer(AsyncWebsocketConsumer):
                 else:
                     self.cursor = after
                     for event, _ in matched:
-                        await self._deliver_unlocked(event.position, event.envelope, event.footprints)
+                        await self._deliver_unlocked(event.position, event.envelope, event.footprints, event.deal)
                     self.cursor.advance(head)
             if after is None:
                 await self._send_snapshot()
@@ -167,9 +171,10 @@ class DealsConsumer(AsyncWebsocketConsumer):
         if self._backlog() > settings.REALTIME_MAX_PENDING_FRAMES:
             logger.warning("closing a connection %s messages behind", self._backlog())
             self.closing = True
+            metrics.slow_closes.inc()
             await self.close(code=CLOSE_TOO_SLOW)
             return
-        await self.deliver(message["position"], message["envelope"], message["footprints"])
+        await self.deliver(message["position"], message["envelope"], message["footprints"], message["deal"])
 
     def _backlog(self) -> int:
         """Messages waiting for this connection in the layer.
@@ -181,12 +186,15 @@ class DealsConsumer(AsyncWebsocketConsumer):
         queue = layer().channels.get(self.channel_name) if layer else None
         return queue.qsize() if queue is not None else 0
 
-    async def deliver(self, position: int, envelope: bytes | dict, footprints: list) -> int:
+    async def deliver(self, position: int, envelope: bytes | dict, footprints: list, deal: list) -> int:
         async with self.lock:
-            return await self._deliver_unlocked(position, envelope, footprints)
+            return await self._deliver_unlocked(position, envelope, footprints, deal)
 
-    async def _deliver_unlocked(self, position: int, envelope: bytes | dict, footprints: list) -> int:
-        """Send one event if it is new to this connection and in its area; returns 1 if sent."""
+    async def _deliver_unlocked(self, position: int, envelope: bytes | dict, footprints: list, deal: list) -> int:
+        """Send one event if it is new to this connection and in its area; returns 1 if sent.
+
+        ``deal`` is ``[deal_id, market_id, event_type]``, for counting whom a deal reached.
+        """
         if self.sub is None or self.cursor is None or self.cursor.seen(position):
             return 0
         distance = self.sub.match(footprints)
@@ -202,6 +210,10 @@ class DealsConsumer(AsyncWebsocketConsumer):
             )
         )
         await self.send(text_data=frame.decode())
+        metrics.deliveries.inc()
+        deal_id, market_id, event_type = deal
+        if event_type in ("discount.published", "discount.updated") and distance <= self.sub.radius_km:
+            reach.record(deal_id=deal_id, market_id=market_id, user_id=self.scope["user"].pk)
         return 1
 
     async def session_ended(self, message: dict[str, Any]) -> None:

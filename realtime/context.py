@@ -14,6 +14,10 @@ def current_correlation_id() -> str:
     return _correlation_id.get() or str(uuid.uuid4())
 
 
+def current_correlation_id_or_none() -> str | None:
+    return _correlation_id.get()
+
+
 def current_causation_id() -> str | None:
     return _causation_id.get()
 

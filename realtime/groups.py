@@ -16,3 +16,8 @@ def user_group(user_id: int) -> str:
 def session_group(session_key: str) -> str:
     """Every socket opened with one login session (closed at logout); the key itself never leaves."""
     return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def staff_group(market_id: int) -> str:
+    """The staff dashboards of one market."""
+    return f"staff.market.{market_id}"

@@ -15,8 +15,11 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 
+from realtime import metrics
+from realtime.reach import reach
 from realtime.selectors import REPLAY_LIMIT, log_bounds, log_events
 
 if TYPE_CHECKING:
@@ -54,9 +57,14 @@ class LiveHub:
         while self.consumers:
             await asyncio.sleep(settings.REALTIME_RECONCILE_SECONDS)
             try:
-                await self.reconcile()
+                repaired = await self.reconcile()
             except Exception:  # noqa: BLE001 - the database may be restarting; try again next tick
                 logger.warning("reconciliation against the event log failed", exc_info=True)
+            else:
+                if repaired:
+                    metrics.repaired.inc(repaired)
+                    logger.info("delivered %s events from the log that pub/sub lost", repaired)
+            await reach.flush(get_channel_layer())
 
     async def reconcile(self) -> int:
         """Deliver what the live stream missed; returns how many events were repaired."""
@@ -77,7 +85,7 @@ class LiveHub:
         for event in events:
             targets = set().union(*(self.by_cell.get(cell, ()) for cell in event.cells))
             for consumer in targets:
-                repaired += await consumer.deliver(event.position, event.envelope, event.footprints)
+                repaired += await consumer.deliver(event.position, event.envelope, event.footprints, event.deal)
         for consumer in live:
             if consumer.cursor is not None:
                 consumer.cursor.advance(head)

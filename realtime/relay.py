@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
-from realtime.groups import cell_group
+from realtime.groups import cell_group, staff_group
 from realtime.models import LogHead, OutboxEvent
 from realtime.outbox import EVENT_TYPES, EVENT_VERSION
 from realtime.publisher import publisher
@@ -122,7 +122,7 @@ def layer_message(row: OutboxEvent) -> dict:
         "type": "deal.event",
         "position": row.position,
         "footprints": row.footprints,
-        "cells": row.cells,
+        "deal": [row.deal_id, row.market_id, row.type],
         "envelope": orjson.dumps(row.envelope),
     }
 
@@ -131,7 +131,17 @@ def publish_rows(rows: list[OutboxEvent]) -> int:
     """Push sequenced rows to their cells' groups, then mark them published."""
     if not rows:
         return 0
-    publisher.publish((cell_group(cell), layer_message(row)) for row in rows for cell in row.cells)
+    messages = []
+    for row in rows:
+        message = layer_message(row)
+        messages += [(cell_group(cell), message) for cell in row.cells]
+        messages.append((staff_group(row.market_id), {"type": "staff.changed"}))
+    publisher.publish(messages)
+    for row in rows:
+        logger.info(
+            "pushed %s for deal %s at position %s", row.type, row.deal_id, row.position,
+            extra={"correlation_id": row.envelope.get("correlation_id"), "event_id": str(row.event_id)},
+        )
     OutboxEvent.objects.filter(pk__in=[row.pk for row in rows], state=OutboxEvent.State.SEQUENCED).update(
         state=OutboxEvent.State.PUBLISHED, published_at=timezone.now()
     )

@@ -27,6 +27,13 @@ class LogEvent:
     envelope: dict[str, Any]
     footprints: list[list[Any]]
     cells: list[str]
+    deal_id: int
+    market_id: int
+    type: str
+
+    @property
+    def deal(self) -> list:
+        return [self.deal_id, self.market_id, self.type]
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,9 @@ def log_events(*, after: int, through: int, cells: frozenset[str] | None = None,
     rows = OutboxEvent.objects.filter(position__gt=after, position__lte=through)
     if cells is not None:
         rows = rows.filter(cells__overlap=list(cells))
-    values = rows.order_by("position").values_list("position", "envelope", "footprints", "cells")[:limit]
+    values = rows.order_by("position").values_list(
+        "position", "envelope", "footprints", "cells", "deal_id", "market_id", "type"
+    )[:limit]
     return [LogEvent(*row) for row in values]
 
 

@@ -22,7 +22,7 @@ class RecordingLayer:
     def __call__(self, messages):
         batch = list(messages)
         with self.lock:
-            self.sent.extend((group, message["position"]) for group, message in batch)
+            self.sent.extend((group, message["position"]) for group, message in batch if message["type"] == "deal.event")
         self.real(batch)
 
 

@@ -1,0 +1,36 @@
+import pytest
+from rest_framework.test import APIClient
+
+from discounts.demo import _staff_group
+from tests.factories import MarketFactory, ShopperFactory, UserFactory, create_deal
+
+pytestmark = pytest.mark.django_db
+
+
+def test_staff_dashboard_figures_for_their_market_only():
+    mine, theirs = MarketFactory(name="Mine"), MarketFactory(name="Theirs")
+    staff = UserFactory(is_staff=True)
+    staff.groups.add(_staff_group())
+    mine.staff.add(staff)
+    create_deal(market=mine, product="Milk", price="0.90", original_price="1.00")
+    create_deal(market=theirs, product="Milk", price="0.50", original_price="1.00")
+    create_deal(market=theirs, product="Bread")
+    api = APIClient()
+    api.force_login(staff)
+    body = api.get("/api/staff/dashboard/").json()
+    assert [m["name"] for m in body["markets"]] == ["Mine"]
+    assert [(d["product"], d["reached"]) for d in body["active"]] == [("Milk", 0)]
+    assert sum(w["published"] for w in body["published_last_hour"]) == 1
+    assert len(body["published_last_hour"]) == 12
+    milk = body["comparisons"][0]
+    assert milk["your_price_rank"] == 2 and milk["cheapest_price"] == "0.50"
+    assert [t["market"] for t in milk["top"]] == ["Theirs", "Mine"]
+
+
+def test_shoppers_cannot_see_the_dashboard(client):
+    shopper = ShopperFactory()
+    api = APIClient()
+    api.force_login(shopper)
+    assert api.get("/api/staff/dashboard/").status_code == 403
+    client.force_login(shopper)
+    assert client.get("/staff/").status_code == 302

@@ -1,0 +1,54 @@
+"""Prometheus metrics: this process's sockets and deliveries, plus the outbox read at scrape time.
+
+Socket figures are per web process: scrape each process (not the balancer). Outbox figures come from
+the database and are the same whichever process answers.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Min
+from django.utils import timezone
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+
+registry = CollectorRegistry()
+connections = Gauge("dealcast_socket_connections", "Open live sockets in this process", registry=registry)
+deliveries = Counter("dealcast_socket_deliveries", "Event frames sent to sockets by this process", registry=registry)
+repaired = Counter(
+    "dealcast_repaired_events", "Events delivered from the log because pub/sub lost them", registry=registry
+)
+slow_closes = Counter("dealcast_slow_client_closes", "Sockets closed with 4008 for a backlog", registry=registry)
+
+
+class OutboxCollector:
+    """Backlog, dead letters and relay lag, read from the outbox when scraped."""
+
+    def collect(self):
+        from realtime.models import OutboxEvent
+
+        now = timezone.now()
+        rows = OutboxEvent.objects
+        backlog = rows.filter(state__in=[OutboxEvent.State.PENDING, OutboxEvent.State.SEQUENCED])
+        oldest = backlog.aggregate(oldest=Min("created_at"))["oldest"]
+        recent = rows.filter(state=OutboxEvent.State.PUBLISHED, published_at__gte=now - timezone.timedelta(minutes=1))
+        lags = [(p - c).total_seconds() for c, p in recent.values_list("created_at", "published_at")[:5000]]
+        yield GaugeMetricFamily("dealcast_outbox_backlog", "Outbox rows not yet pushed", value=backlog.count())
+        yield GaugeMetricFamily(
+            "dealcast_outbox_dead_letters", "Outbox rows that keep failing",
+            value=rows.filter(state=OutboxEvent.State.DEAD).count(),
+        )
+        yield GaugeMetricFamily(
+            "dealcast_relay_lag_seconds", "Age of the oldest row still to relay",
+            value=(now - oldest).total_seconds() if oldest else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "dealcast_relay_recent_lag_seconds", "Mean commit-to-push time over the last minute",
+            value=sum(lags) / len(lags) if lags else 0.0,
+        )
+
+
+registry.register(OutboxCollector())
+
+
+def render() -> bytes:
+    return generate_latest(registry)
