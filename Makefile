@@ -33,6 +33,9 @@ run: $(VENV)/.installed $(if $(filter-out 1,$(WEB)),$(NGINX))
 test: $(VENV)/.installed $(CHROMIUM) $(NGINX)
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
+bench: $(VENV)/.installed
+	$(PY) -m bench.run $(if $(QUICK),--quick,)
+
 faults: $(VENV)/.installed
 	$(PY) -m harness.faults $(if $(SHORT),--short,)
 

@@ -23,7 +23,8 @@ def stack_env(django_db_setup, django_db_blocker) -> dict[str, str]:
     with django_db_blocker.unblock():
         url = _database_url()
     env = dict(os.environ)
-    env.update(DATABASE_URL=url, RELAY_SWEEP_SECONDS="0.5", REALTIME_RECONCILE_SECONDS="0.5", PYTHONUNBUFFERED="1")
+    env.update(DATABASE_URL=url, RELAY_SWEEP_SECONDS="0.5", PYTHONUNBUFFERED="1")
+    env.setdefault("REALTIME_RECONCILE_SECONDS", "0.5")
     return env
 
 

@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import signal
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import asdict
@@ -25,9 +23,8 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from config.embedded import EmbeddedPostgres, EmbeddedValkey, free_port  # noqa: E402
 from harness.client import Area, LiveClient  # noqa: E402
-from harness.proxy import FaultProxy  # noqa: E402
+from harness.cluster import LocalCluster  # noqa: E402
 from harness.stack import Stack  # noqa: E402
 from harness.verify import Tally, tally_clients  # noqa: E402
 
@@ -37,41 +34,20 @@ class FaultRun:
         self.phase_s, self.offline_s, self.rate = phase_s, offline_s, rate
         self.rng = random.Random(seed)
         self.client_count = clients
-        self.workdir = Path(tempfile.mkdtemp(prefix="dealcast-faults-"))
-        self.postgres = EmbeddedPostgres(self.workdir / "pg", free_port())
-        self.valkey = EmbeddedValkey(self.workdir / "valkey", free_port())
-        self.proxy: FaultProxy | None = None
+        self.cluster = LocalCluster(name="faults", with_proxy=True)
+        self.postgres, self.valkey = self.cluster.postgres, self.cluster.valkey
+        self.workdir = self.cluster.workdir
         self.stack: Stack | None = None
         self.clients: list[LiveClient] = []
         self.driving = threading.Event()
 
     # setup -------------------------------------------------------------------------------------
     def start(self) -> None:
-        self.postgres.start()
-        self.postgres.ensure_database("dealcast_faults")
-        self.valkey.start()
-        self.proxy = FaultProxy(self.valkey.port, free_port())
-        env = {
-            **os.environ,
-            "DATABASE_URL": self.postgres.url("dealcast_faults"),
-            "REDIS_URL": f"redis://127.0.0.1:{self.proxy.port}/0",
-            "DEALCAST_LOCAL": "1", "CHANNEL_LAYER_PREFIX": "dealcast-faults", "CELERY_QUEUE": "dealcast-faults",
-            "RELAY_SWEEP_SECONDS": "0.5", "REALTIME_RECONCILE_SECONDS": "0.5", "DB_CONN_MAX_AGE": "0",
-            "PYTHONUNBUFFERED": "1", "LOG_LEVEL": "WARNING",
-        }
-        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "DEALCAST_LOCAL", "CHANNEL_LAYER_PREFIX",
-                                               "CELERY_QUEUE", "DB_CONN_MAX_AGE", "LOG_LEVEL")})
-        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-        import django
-
-        django.setup()
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
+        self.cluster.start_servers()
+        self.proxy, self.stack = self.cluster.proxy, self.cluster.stack
         from discounts.demo import seed_demo_city
 
         seed_demo_city()
-        self.stack = Stack(env)
         self.stack.start_web()
         self.stack.start_worker()
         self.stack.start_beat()
@@ -105,10 +81,7 @@ class FaultRun:
     def stop(self) -> None:
         for client in self.clients:
             client.stop()
-        if self.stack:
-            self.stack.stop()
-        self.valkey.stop()
-        self.postgres.stop()
+        self.cluster.stop()
 
     # driving -----------------------------------------------------------------------------------
     def _drive(self) -> None:

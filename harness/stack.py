@@ -72,7 +72,7 @@ class Stack:
     def start_worker(self) -> subprocess.Popen:
         proc = self._spawn(
             f"worker-{len(self.workers)}",
-            [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=1", "--without-gossip",
+            [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=2", "--without-gossip",
              "--without-mingle", "--without-heartbeat", "-l", "INFO", "-n", f"test{len(self.workers)}@%h"],
         )
         self.workers.append(proc)

@@ -43,8 +43,7 @@ class LayerPublisher:
         batch = list(messages)
 
         async def send_all() -> None:
-            for group, message in batch:
-                await self._layer.group_send(group, message)
+            await self._publish_pipelined(batch)
 
         future = asyncio.run_coroutine_threadsafe(send_all(), self._loop)
         try:
@@ -53,6 +52,28 @@ class LayerPublisher:
             # A hung send would otherwise hold the layer's connection lock for every later batch.
             future.cancel()
             raise
+
+
+    async def _publish_pipelined(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        """What ``group_send`` does for each message, in one round trip per Redis shard.
+
+        ``group_send`` awaits one PUBLISH at a time under the shard's lock (~0.4 ms each); a batch of
+        200 events to 3 groups would take a quarter of a second. The layer still names the channels,
+        serializes and picks the shard; only the round trips are pooled. Relies on the pub/sub layer's
+        loop-layer helpers of channels-redis 4.3 (pinned).
+        """
+        loop_layer = self._layer._get_layer()
+        by_shard: dict[Any, list[tuple[str, bytes]]] = {}
+        for group, message in batch:
+            channel = loop_layer._get_group_channel_name(group)
+            by_shard.setdefault(loop_layer._get_shard(channel), []).append((channel, self._layer.serialize(message)))
+        for shard, items in by_shard.items():
+            async with shard._lock:
+                shard._ensure_redis()
+                async with shard._redis.pipeline(transaction=False) as pipe:
+                    for channel, payload in items:
+                        pipe.publish(channel, payload)
+                    await pipe.execute()
 
 
 publisher = LayerPublisher()

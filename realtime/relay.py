@@ -85,7 +85,6 @@ def sequence_batch(*, batch_size: int | None = None) -> list[OutboxEvent]:
         )
         if not rows:
             return []
-        head, _ = LogHead.objects.select_for_update().get_or_create(pk=1)
         sequenced, failed_deals = [], set()
         for row in rows:
             if row.deal_id in failed_deals:
@@ -96,12 +95,34 @@ def sequence_batch(*, batch_size: int | None = None) -> list[OutboxEvent]:
                 failed_deals.add(row.deal_id)
                 _record_failure(row, str(exc), now)
                 continue
-            head.position += 1
-            row.position, row.state, row.sequenced_at = head.position, OutboxEvent.State.SEQUENCED, now
             sequenced.append(row)
-        OutboxEvent.objects.bulk_update(sequenced, ["position", "state", "sequenced_at"])
-        head.save(update_fields=["position"])
+        if sequenced:
+            _assign_positions(sequenced, now)
     return sequenced
+
+
+def _assign_positions(rows: list[OutboxEvent], now) -> None:
+    """Give ``rows`` the next positions in id order, in one statement, and move the head.
+
+    Precondition: the caller holds the sequencing lock inside its transaction.
+    """
+    LogHead.objects.get_or_create(pk=1)
+    ids = [row.pk for row in rows]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT position FROM realtime_loghead WHERE id = 1 FOR UPDATE")
+        head = cursor.fetchone()[0]
+        cursor.execute(
+            """
+            UPDATE realtime_outboxevent AS o
+               SET position = %s + n.rank, state = %s, sequenced_at = %s
+              FROM (SELECT id, row_number() OVER (ORDER BY id) AS rank FROM unnest(%s::bigint[]) AS id) AS n
+             WHERE o.id = n.id
+            """,
+            [head, OutboxEvent.State.SEQUENCED, now, ids],
+        )
+        cursor.execute("UPDATE realtime_loghead SET position = %s WHERE id = 1", [head + len(ids)])
+    for rank, row in enumerate(sorted(rows, key=lambda r: r.pk), start=1):
+        row.position, row.state, row.sequenced_at = head + rank, OutboxEvent.State.SEQUENCED, now
 
 
 def _record_failure(row: OutboxEvent, error: str, now) -> None:
@@ -138,10 +159,11 @@ def publish_rows(rows: list[OutboxEvent]) -> int:
         messages.append((staff_group(row.market_id), {"type": "staff.changed"}))
     publisher.publish(messages)
     for row in rows:
-        logger.info(
+        logger.debug(
             "pushed %s for deal %s at position %s", row.type, row.deal_id, row.position,
             extra={"correlation_id": row.envelope.get("correlation_id"), "event_id": str(row.event_id)},
         )
+    logger.info("pushed %s events, positions %s to %s", len(rows), rows[0].position, rows[-1].position)
     OutboxEvent.objects.filter(pk__in=[row.pk for row in rows], state=OutboxEvent.State.SEQUENCED).update(
         state=OutboxEvent.State.PUBLISHED, published_at=timezone.now()
     )

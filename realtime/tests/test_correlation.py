@@ -26,7 +26,7 @@ def test_a_requests_correlation_id_reaches_its_event_and_the_relay_log(caplog):
     )
     assert response["X-Request-ID"] == "req-42"
     assert OutboxEvent.objects.get().envelope["correlation_id"] == "req-42"
-    with caplog.at_level(logging.INFO, logger="realtime.relay"):
+    with caplog.at_level(logging.DEBUG, logger="realtime.relay"):
         relay.relay_pending()
     assert any(getattr(r, "correlation_id", None) == "req-42" for r in caplog.records)
 

@@ -1,0 +1,402 @@
+"""``make bench``: live sockets against 3-second polling, on the real stack, on this machine.
+
+Starts its own PostgreSQL and Valkey, daphne, a Celery worker and beat; creates the shoppers and
+their login sessions in bulk; connects them as real WebSocket clients from a separate process;
+drives deal changes through the same services staff use, at several rates; then measures the
+outbox relay alone, commits through the signal and outbox, and the polling baseline. Writes
+``bench/results/<name>.json`` and a PNG plot, and prints a summary table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness.cluster import LocalCluster  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+SHOPPER_RADIUS_KM = 2.0
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))], 2)
+
+
+def make_shoppers(count: int, seed: int) -> list[dict]:
+    """Shoppers spread over the demo city, with saved locations and login sessions, made in bulk."""
+    from django.contrib.auth.hashers import make_password
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+    from django.utils.crypto import get_random_string
+
+    from accounts.models import User
+    from discounts.demo import CITY_CENTER, CITY_SPAN
+
+    rng = random.Random(seed)
+    unusable = make_password(None)
+    users = User.objects.bulk_create([
+        User(username=f"bench-{seed}-{i}", password=unusable, radius_km=SHOPPER_RADIUS_KM,
+             home_lat=CITY_CENTER[0] + rng.uniform(-CITY_SPAN[0], CITY_SPAN[0]),
+             home_lng=CITY_CENTER[1] + rng.uniform(-CITY_SPAN[1], CITY_SPAN[1]))
+        for i in range(count)
+    ], batch_size=2000)
+    store = SessionStore()
+    expires = timezone.now() + timezone.timedelta(days=1)
+    sessions = [Session(session_key=get_random_string(32), expire_date=expires, session_data=store.encode({
+        "_auth_user_id": str(u.pk), "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+        "_auth_user_hash": u.get_session_auth_hash()})) for u in users]
+    Session.objects.bulk_create(sessions, batch_size=2000)
+    return [{"session": s.session_key, "lat": u.home_lat, "lng": u.home_lng} for s, u in zip(sessions, users)]
+
+
+class Sampler:
+    """CPU of the server processes (web, worker) and RSS of the web processes, sampled each second."""
+
+    def __init__(self, web_pids: list[int], worker_pids: list[int]) -> None:
+        import psutil
+
+        self.web = [psutil.Process(p) for p in web_pids]
+        self.procs = self.web + [c for p in worker_pids for c in [psutil.Process(p), *psutil.Process(p).children(recursive=True)]]
+        for proc in self.procs:
+            proc.cpu_percent(None)
+
+    def web_rss(self) -> int:
+        return sum(p.memory_info().rss for p in self.web)
+
+    def cpu_percent(self) -> float:
+        return round(sum(p.cpu_percent(None) for p in self.procs), 1)
+
+
+def drive(rate: float, seconds: float, rng: random.Random) -> int:
+    """Deal changes through the staff services at ``rate`` per second; returns how many."""
+    from discounts.demo import simulate_step
+
+    done, started = 0, time.monotonic()
+    while time.monotonic() - started < seconds:
+        due = started + done / rate
+        if time.monotonic() < due:
+            time.sleep(due - time.monotonic())
+        simulate_step(rng)
+        done += 1
+    return done
+
+
+def spawn_loadgen(args: list[str], workdir: Path, name: str) -> tuple[subprocess.Popen, Path, Path]:
+    ready, out = workdir / f"{name}.ready", workdir / f"{name}.out"
+    proc = subprocess.Popen([sys.executable, "-m", "bench.loadgen", *args, "--ready", str(ready), "--out", str(out)],
+                            cwd=ROOT, env=os.environ.copy())
+    return proc, ready, out
+
+
+def wait_ready(ready: Path, proc: subprocess.Popen, what: str, timeout: float = 600) -> dict:
+    started = time.monotonic()
+    while not ready.exists():
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} load generator exited early")
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(what)
+        time.sleep(0.5)
+        if int(time.monotonic() - started) % 10 == 0:
+            say(f"  … {what}: {time.monotonic() - started:.0f}s")
+    return json.loads(ready.read_text())
+
+
+def finish_loadgen(proc: subprocess.Popen, out: Path) -> dict:
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    return json.loads(out.read_text())
+
+
+def scrape_counter(port: int, name: str) -> float:
+    import urllib.request
+
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " "))
+
+
+def relay_lags_ms(since) -> list[float]:
+    from realtime.models import OutboxEvent
+
+    rows = OutboxEvent.objects.filter(created_at__gte=since, published_at__isnull=False)
+    return [(p - c).total_seconds() * 1000 for c, p in rows.values_list("created_at", "published_at")]
+
+
+def wait_drained() -> None:
+    from realtime.models import OutboxEvent
+
+    while OutboxEvent.objects.filter(state__in=["pending", "sequenced"]).exists():
+        time.sleep(0.2)
+
+
+def measure_commits(seconds: float) -> tuple[float, list[float]]:
+    """Deal commits per second through the service, post-save signal and outbox, one writer."""
+    from django.utils import timezone
+
+    from discounts.demo import random_deal_fields
+    from discounts.models import Category
+    from discounts.services import discount_create
+    from markets.models import Market
+
+    rng = random.Random(11)
+    categories, markets = list(Category.objects.all()), list(Market.objects.all())
+    since = timezone.now()
+    count, started = 0, time.monotonic()
+    while time.monotonic() - started < seconds:
+        discount_create(market=rng.choice(markets), **random_deal_fields(rng, categories))
+        count += 1
+    rate = count / (time.monotonic() - started)
+    wait_drained()
+    return rate, relay_lags_ms(since)
+
+
+def measure_relay(stack, events: int) -> float:
+    """Events per second through sequence + pub/sub push, with the workers stopped so nothing competes."""
+    from discounts.models import Discount
+    from discounts.demo import random_deal_fields
+    from discounts.models import Category
+    from markets.models import Market
+    from realtime import relay
+
+    for worker in list(stack.workers):
+        stack.kill(worker)
+        stack.workers.remove(worker)
+    if stack.beat:
+        stack.kill(stack.beat)
+        stack.beat = None
+    rng = random.Random(5)
+    categories, markets = list(Category.objects.all()), list(Market.objects.all())
+    from django.utils import timezone
+
+    Discount.objects.bulk_create([
+        Discount(market=rng.choice(markets), starts_at=timezone.now(), **random_deal_fields(rng, categories))
+        for _ in range(events)
+    ])
+    started = time.monotonic()
+    result = relay.relay_pending(max_batches=10**6)
+    return result.published / (time.monotonic() - started)
+
+
+def run(args) -> dict:
+    import psutil
+
+    # Production defaults for the sweep and the repair tick: the harness's faster ones are for fault tests.
+    cluster = LocalCluster(name="bench", extra_env={
+        "REALTIME_MAX_PENDING_FRAMES": "100000", "RELAY_SWEEP_SECONDS": "1", "REALTIME_RECONCILE_SECONDS": "1",
+        **json.loads(os.environ.get("BENCH_EXTRA_ENV", "{}")),
+    })
+    workdir = Path(tempfile.mkdtemp(prefix="dealcast-bench-"))
+    try:
+        say(f"starting PostgreSQL, Valkey, {args.web} daphne, a Celery worker and beat")
+        cluster.start_servers()
+        from discounts.demo import seed_demo_city
+
+        seed_demo_city()
+        stack = cluster.stack
+        for _ in range(args.web):
+            stack.start_web()
+        stack.start_worker()
+        stack.start_beat()
+        wait_drained()
+        say(f"creating {args.connections} shoppers with sessions")
+        sessions = make_shoppers(args.connections, seed=1)
+        sampler = Sampler([p.pid for _, p in stack.webs], [w.pid for w in stack.workers])
+        rss_before = sampler.web_rss()
+        say(f"connecting {args.connections} WebSocket shoppers from a separate process")
+        ws_urls = [f"ws://127.0.0.1:{port}/ws/deals/" for port, _ in stack.webs]
+        # Each load generator talks to one web process, as a balancer would spread them.
+        loadgens = []
+        per_web = [sessions[i::len(ws_urls)] for i in range(len(ws_urls))]
+        for index, (url, chunk) in enumerate(zip(ws_urls, per_web)):
+            (workdir / f"s{index}.json").write_text(json.dumps(chunk))
+            loadgens.append(spawn_loadgen(["--mode", "socket", "--url", url, "--origin", stack.base_url,
+                                           "--sessions", str(workdir / f"s{index}.json")], workdir, f"socket{index}"))
+        readies = [wait_ready(ready, proc, "connecting") for proc, ready, _ in loadgens]
+        connected = sum(r["connected"] for r in readies)
+        connect_s = max(r["connect_s"] for r in readies)
+        time.sleep(2)
+        rss_after = sampler.web_rss()
+        say(f"{connected} connected in {connect_s:.1f}s ({connected / connect_s:.0f}/s)")
+
+        from django.utils import timezone
+
+        phases = []
+        rng = random.Random(3)
+        for rate in args.rates:
+            say(f"driving {rate} deal changes/s for {args.phase_s:.0f}s")
+            sampler.cpu_percent()
+            since, start_t = timezone.now(), time.time()
+            changes = drive(rate, args.phase_s, rng)
+            cpu = sampler.cpu_percent()
+            time.sleep(1.5)
+            phases.append({"rate": rate, "changes": changes, "start": start_t, "end": time.time(), "cpu": cpu,
+                           "relay_lags": relay_lags_ms(since)})
+        results = [finish_loadgen(proc, out) for proc, _, out in loadgens]
+        repaired = sum(scrape_counter(port, "dealcast_repaired_events_total") for port, _ in stack.webs)
+        samples = [pair for r in results for pair in r["latencies_ms"]]
+        for phase in phases:
+            lat = [ms for t, ms in samples if phase["start"] <= t <= phase["end"] + 1.5]
+            phase.update(deliveries=len(lat), deliveries_per_s=round(len(lat) / (phase["end"] - phase["start"]), 1),
+                         latency_ms={"p50": percentile(lat, 50), "p95": percentile(lat, 95), "p99": percentile(lat, 99)},
+                         relay_lag_ms={"p50": percentile(phase["relay_lags"], 50), "p99": percentile(phase["relay_lags"], 99)})
+            del phase["relay_lags"]
+        main = next((p for p in phases if p["rate"] == args.reference_rate), phases[0])
+        say("waiting for the web process to finish closing the sockets")
+        settle_deadline = time.monotonic() + 120
+        sampler.cpu_percent()
+        while time.monotonic() < settle_deadline:
+            time.sleep(2)
+            if sampler.cpu_percent() < 20:
+                break
+
+        say("polling baseline: shoppers asking /api/deals/ every 3 s, then the changes feed with ETag")
+        pollers = sessions[: args.pollers]
+        (workdir / "pollers.json").write_text(json.dumps(pollers))
+        polling = {}
+        for mode, path in [("poll", "/api/deals/?ordering=distance"), ("changes", "/api/deals/changes/?")]:
+            proc, ready, out = spawn_loadgen(["--mode", mode, "--base", stack.base_url, "--path", path, "--interval", "3",
+                                              "--radius", str(SHOPPER_RADIUS_KM), "--sessions", str(workdir / "pollers.json")],
+                                             workdir, mode)
+            wait_ready(ready, proc, mode)
+            time.sleep(3)
+            started = time.time()
+            drive(args.reference_rate, args.phase_s, rng)
+            time.sleep(3.5)
+            elapsed = time.time() - started
+            result = finish_loadgen(proc, out)
+            stale = [ms for _, ms in result["latencies_ms"]]
+            polling[mode] = {
+                "clients": len(pollers), "requests_per_s": round(result["requests"] / elapsed, 1),
+                "bytes_per_s": round(result["bytes"] / elapsed), "not_modified": result["not_modified"],
+                "staleness_ms": {"p50": percentile(stale, 50), "p99": percentile(stale, 99)}, "samples": len(stale),
+            }
+        say("outbox relay alone, and commits through the signal and outbox")
+        commits_per_s, commit_lags = measure_commits(args.commit_s)
+        relay_per_s = measure_relay(stack, args.relay_events)
+        web_rss = rss_after - rss_before
+        return {
+            "name": args.name,
+            "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+                        "python": platform.python_version(), "platform": platform.platform()},
+            "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
+            "settings": {"connections": args.connections, "web_processes": args.web, "rates": args.rates,
+                         "phase_s": args.phase_s, "reference_rate": args.reference_rate, "radius_km": SHOPPER_RADIUS_KM,
+                         "pollers": args.pollers},
+            "latency_ms": main["latency_ms"],
+            "connections": connected,
+            "connect_failures": sum(r["failed"] for r in readies),
+            "connect_burst_s": round(connect_s, 2),
+            "deliveries_per_s": main["deliveries_per_s"],
+            "max_deliveries_per_s_p99_under_250ms": max(
+                [p["deliveries_per_s"] for p in phases if (p["latency_ms"]["p99"] or 1e9) <= 250] or [0]),
+            "memory_per_connection_kb": round(web_rss / max(1, connected) / 1024, 1),
+            "cpu_percent": main["cpu"],
+            "relay_events_per_s": round(relay_per_s),
+            "relay_lag_ms": main["relay_lag_ms"],
+            "commits_per_s": round(commits_per_s, 1),
+            "commit_relay_lag_ms": {"p50": percentile(commit_lags, 50), "p99": percentile(commit_lags, 99)},
+            "polling": polling["poll"],
+            "changes_feed_polling": polling["changes"],
+            "repaired_from_log": repaired,
+            "phases": phases,
+        }
+    finally:
+        cluster.stop()
+
+
+def plot(result: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    phases = result["phases"]
+    x = [p["deliveries_per_s"] for p in phases]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for key, style in [("p50", "o-"), ("p95", "s--"), ("p99", "^-")]:
+        ax.plot(x, [p["latency_ms"][key] for p in phases], style, label=f"socket {key}")
+    stale = result["polling"]["staleness_ms"]["p50"]
+    if stale:
+        ax.axhline(stale, color="grey", linestyle=":", label="3 s polling, staleness p50")
+    for p in phases:
+        ax.annotate(f"{p['rate']:g}/s", (p["deliveries_per_s"], p["latency_ms"]["p99"] or 0), textcoords="offset points", xytext=(4, 4))
+    ax.set_yscale("log")
+    ax.set_xlabel("socket deliveries per second")
+    ax.set_ylabel("commit-to-screen latency (ms, log)")
+    ax.set_title(f"{result['connections']} shoppers, {result['settings']['web_processes']} web process(es), 2 cores")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def print_summary(result: dict) -> None:
+    poll = result["polling"]
+    rows = [
+        ("connections held", result["connections"]),
+        ("connect burst (s)", result["connect_burst_s"]),
+        ("latency p50 / p95 / p99 (ms)", "{p50} / {p95} / {p99}".format(**result["latency_ms"])),
+        ("deliveries per second", result["deliveries_per_s"]),
+        ("max deliveries/s with p99 <= 250 ms", result["max_deliveries_per_s_p99_under_250ms"]),
+        ("memory per connection (KB)", result["memory_per_connection_kb"]),
+        ("server CPU (% of one core)", result["cpu_percent"]),
+        ("outbox relay (events/s)", result["relay_events_per_s"]),
+        ("relay lag p50 / p99 (ms)", "{p50} / {p99}".format(**result["relay_lag_ms"])),
+        ("deal commits per second", result["commits_per_s"]),
+        ("polling: requests/s, bytes/s", f"{poll['requests_per_s']}, {poll['bytes_per_s']} ({poll['clients']} clients)"),
+        ("polling staleness p50 / p99 (ms)", "{p50} / {p99}".format(**poll["staleness_ms"])),
+    ]
+    print()
+    for name, value in rows:
+        print(f"  {name:<38} {value}")
+    for p in result["phases"]:
+        print(f"  phase {p['rate']:>5g} changes/s: {p['deliveries_per_s']:>8} deliveries/s, latency p50 {p['latency_ms']['p50']} p99 {p['latency_ms']['p99']} ms, CPU {p['cpu']}%")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="a short run of the same (under 2 minutes)")
+    parser.add_argument("--connections", type=int)
+    parser.add_argument("--web", type=int, default=1)
+    parser.add_argument("--name")
+    args = parser.parse_args()
+    args.connections = args.connections or (1000 if args.quick else 10000)
+    args.rates = [1, 10, 50] if not args.quick else [10, 50]
+    args.reference_rate = 10
+    args.phase_s = 8.0 if args.quick else 20.0
+    args.pollers = 100 if args.quick else 500
+    args.commit_s = 3.0 if args.quick else 8.0
+    args.relay_events = 2000 if args.quick else 20000
+    args.name = args.name or ("quick" if args.quick else f"reference-{args.connections}")
+    started = time.monotonic()
+    result = run(args)
+    result["wall_s"] = round(time.monotonic() - started, 1)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2))
+    plot(result, RESULTS / f"{args.name}.png")
+    print_summary(result)
+    say(f"wrote {RESULTS / (args.name + '.json')} and .png in {result['wall_s']:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
