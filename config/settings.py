@@ -224,8 +224,11 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "dealcast")
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Early acks on purpose. A task message is only a wake-up (the outbox table is the record), so a
+# wake-up lost with a killed worker costs at most one sweep. With acks_late, losing the Redis
+# connection while a message is unacknowledged sends kombu's restore path into an unrecoverable
+# error that kills the worker (seen in `make faults`, Celery 5.7 / kombu on Redis).
+CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
