@@ -10,11 +10,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+from collections.abc import Callable
 
 
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def pipe(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay_s: Callable[[], float] | None = None
+) -> None:
+    """Copy bytes one way until either side closes; ``delay_s`` holds each chunk back (fault tests)."""
     try:
         while data := await reader.read(65536):
+            if delay_s is not None and (delay := delay_s()):
+                await asyncio.sleep(delay)
             writer.write(data)
             await writer.drain()
     except (ConnectionError, OSError):
@@ -32,7 +38,7 @@ async def serve(listen_port: int, backends: list[int]) -> None:
                 up_reader, up_writer = await asyncio.open_connection("127.0.0.1", next(ring))
             except OSError:
                 continue
-            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+            await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
             return
         writer.close()
 

@@ -121,8 +121,17 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))}
+# Under ASGI, Django's persistent connections leak (one per thread that ever queried, and async code
+# queries from many threads): `make bench` exhausted PostgreSQL with them. A psycopg pool per process
+# instead, bounded; Django has the pool check each connection on checkout, so a restarted PostgreSQL
+# costs no failed query.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0)}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": 1,
+    "max_size": env_int("DB_POOL_MAX_SIZE", 16),
+    "timeout": env_float("DB_POOL_TIMEOUT_SECONDS", 10),
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 

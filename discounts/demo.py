@@ -36,7 +36,7 @@ CATEGORIES = {
 STREETS = ["Hauptstraße", "Bahnhofstraße", "Lindenallee", "Marktplatz", "Gartenweg", "Schillerstraße", "Parkstraße"]
 
 
-def _staff_group() -> Group:
+def market_staff_group() -> Group:
     group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
     perms = Permission.objects.filter(
         content_type__app_label="discounts", codename__in=["add_discount", "change_discount", "delete_discount", "view_discount"]
@@ -74,7 +74,7 @@ def seed_demo_city(*, seed: int = 42) -> dict:
     categories = [
         Category.objects.get_or_create(slug=slug, defaults={"name": name})[0] for slug, (name, _) in CATEGORIES.items()
     ]
-    group = _staff_group()
+    group = market_staff_group()
     _user("admin", DEMO_PASSWORDS["admin"], is_staff=True, is_superuser=True, email="admin@example.com")
     shopper = _user(
         "shopper", DEMO_PASSWORDS["shopper"], home_lat=CITY_CENTER[0], home_lng=CITY_CENTER[1],

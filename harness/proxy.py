@@ -6,6 +6,8 @@ import asyncio
 import threading
 import time
 
+from config.balancer import pipe
+
 
 class FaultProxy:
     """Listens on 127.0.0.1:``port`` and forwards to 127.0.0.1:``target_port`` on its own thread."""
@@ -37,20 +39,11 @@ class FaultProxy:
             writer.close()
             return
         self._writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True)
-        self._writers -= {writer, up_writer}
+        def delay() -> float:
+            return self.delay_s  # read for every chunk, so set_delay applies to open connections too
 
-    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while data := await reader.read(65536):
-                if self.delay_s:
-                    await asyncio.sleep(self.delay_s)
-                writer.write(data)
-                await writer.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            writer.close()
+        await asyncio.gather(pipe(reader, up_writer, delay), pipe(up_reader, writer, delay), return_exceptions=True)
+        self._writers -= {writer, up_writer}
 
     def cut(self, seconds: float) -> None:
         """Drop every open connection and refuse new ones for ``seconds``."""

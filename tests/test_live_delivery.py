@@ -14,7 +14,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from discounts import services
-from discounts.demo import _staff_group
+from discounts.demo import market_staff_group
 from realtime.models import OutboxEvent
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
 
@@ -67,7 +67,7 @@ def test_admin_publish_reaches_the_shopper(connect_shopper, market_1km):
     sock = connect_shopper(ShopperFactory())
     sock.next("snapshot")
     staff = UserFactory(is_staff=True)
-    staff.groups.add(_staff_group())
+    staff.groups.add(market_staff_group())
     market_1km.staff.add(staff)
     category = CategoryFactory(slug="bakery")
     admin = Client()

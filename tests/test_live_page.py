@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from discounts import services
-from discounts.demo import _staff_group
+from discounts.demo import market_staff_group
 from tests.browser import log_in
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
 
@@ -82,7 +82,7 @@ def test_staff_publish_update_and_withdraw_show_live_without_reload(stack, new_p
     shopper_page.evaluate("window.__not_reloaded = true")
     # and the north market's staff in Django admin, in another browser
     staff = UserFactory(is_staff=True)
-    staff.groups.add(_staff_group())
+    staff.groups.add(market_staff_group())
     markets["north"].staff.add(staff)
     CategoryFactory(slug="bakery", name="Bakery")
     staff_page = new_page()

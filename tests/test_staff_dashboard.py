@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from discounts.demo import _staff_group
+from discounts.demo import market_staff_group
 from tests.browser import log_in
 from tests.factories import MarketFactory, ShopperFactory, UserFactory, create_deal
 
@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(tran
 def test_dashboard_shows_a_new_deal_and_the_shoppers_it_reached(stack, new_page, connect_shopper):
     market = MarketFactory(name="Corner market")
     staff = UserFactory(is_staff=True)
-    staff.groups.add(_staff_group())
+    staff.groups.add(market_staff_group())
     market.staff.add(staff)
     shoppers = [connect_shopper(ShopperFactory()) for _ in range(2)]
     for sock in shoppers:

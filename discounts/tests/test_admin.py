@@ -2,7 +2,7 @@ import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
 
-from discounts.demo import _staff_group
+from discounts.demo import market_staff_group
 from discounts.models import Discount
 from tests.factories import CategoryFactory, MarketFactory, UserFactory, create_deal
 
@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 def scene(client):
     market_a, market_b = MarketFactory(name="Alpha"), MarketFactory(name="Beta")
     staff = UserFactory(is_staff=True)
-    staff.groups.add(_staff_group())
+    staff.groups.add(market_staff_group())
     market_a.staff.add(staff)
     client.force_login(staff)
     return {

@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from discounts.demo import _staff_group
+from discounts.demo import market_staff_group
 from tests.factories import MarketFactory, ShopperFactory, UserFactory, create_deal
 
 pytestmark = pytest.mark.django_db
@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 def test_staff_dashboard_figures_for_their_market_only():
     mine, theirs = MarketFactory(name="Mine"), MarketFactory(name="Theirs")
     staff = UserFactory(is_staff=True)
-    staff.groups.add(_staff_group())
+    staff.groups.add(market_staff_group())
     mine.staff.add(staff)
     create_deal(market=mine, product="Milk", price="0.90", original_price="1.00")
     create_deal(market=theirs, product="Milk", price="0.50", original_price="1.00")

@@ -7,7 +7,7 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from discounts.demo import _staff_group
+from discounts.demo import market_staff_group
 from discounts.models import Discount
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal
 
@@ -24,7 +24,7 @@ def world():
     users = {"anonymous": None, "shopper": ShopperFactory(), "superuser": UserFactory(is_staff=True, is_superuser=True)}
     for name, market in [("staff_a", market_a), ("staff_b", market_b)]:
         users[name] = UserFactory(is_staff=True)
-        users[name].groups.add(_staff_group())
+        users[name].groups.add(market_staff_group())
         market.staff.add(users[name])
     return {"users": users, "market_a": market_a, "deal_a": create_deal(market=market_a)}
 
