@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -26,6 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness.cluster import LocalCluster  # noqa: E402
+from harness.verify import wait_drained  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 SHOPPER_RADIUS_KM = 2.0
@@ -140,13 +140,6 @@ def relay_lags_ms(since) -> list[float]:
 
     rows = OutboxEvent.objects.filter(created_at__gte=since, published_at__isnull=False)
     return [(p - c).total_seconds() * 1000 for c, p in rows.values_list("created_at", "published_at")]
-
-
-def wait_drained() -> None:
-    from realtime.models import OutboxEvent
-
-    while OutboxEvent.objects.filter(state__in=["pending", "sequenced"]).exists():
-        time.sleep(0.2)
 
 
 def measure_commits(seconds: float) -> tuple[float, list[float]]:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from harness.client import Area, LiveClient  # noqa: E402
 from harness.cluster import LocalCluster  # noqa: E402
 from harness.stack import Stack  # noqa: E402
-from harness.verify import Tally, tally_clients  # noqa: E402
+from harness.verify import Tally, tally_clients, wait_drained  # noqa: E402
 
 
 class FaultRun:
@@ -51,7 +51,7 @@ class FaultRun:
         self.stack.start_web()
         self.stack.start_worker()
         self.stack.start_beat()
-        self._wait_drained()
+        wait_drained(settle_s=2.0)
         self._connect_clients()
 
     def _connect_clients(self) -> None:
@@ -104,22 +104,6 @@ class FaultRun:
 
         return LogHead.objects.filter(pk=1).values_list("position", flat=True).first() or 0
 
-    def _wait_drained(self, timeout: float = 60.0) -> None:
-        from django.db import connection
-
-        from realtime.models import OutboxEvent
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if not OutboxEvent.objects.filter(state__in=["pending", "sequenced"]).exclude(attempts__gt=0).exists():
-                    break
-            except Exception:  # noqa: BLE001
-                connection.close()
-            time.sleep(0.2)
-        # Let every web process run its reconciliation at least twice more.
-        time.sleep(2.0)
-
     # a phase -----------------------------------------------------------------------------------
     def phase(self, name: str, inject: Callable[[], None]) -> Tally:
         from django.db import connection
@@ -134,7 +118,7 @@ class FaultRun:
         time.sleep(self.phase_s * 2 / 3)
         self.driving.clear()
         driver.join()
-        self._wait_drained()
+        wait_drained(settle_s=2.0)
         connection.close()
         return tally_clients(name, self.clients, after=start_position)
 

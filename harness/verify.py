@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from harness.client import LiveClient
@@ -52,3 +53,25 @@ def tally_clients(name: str, clients: list[LiveClient], *, after: int) -> Tally:
         client.frames_per_event.clear()
         client.out_of_order = 0
     return tally
+
+
+def wait_drained(*, timeout: float = 60.0, settle_s: float = 0.0) -> None:
+    """Wait until no outbox row is waiting to be relayed, then ``settle_s`` for repairs to run.
+
+    Rows backing off after a failure (a poison row) do not count. Database errors while PostgreSQL
+    restarts are waited out.
+    """
+    from django.db import connection
+
+    from realtime.models import OutboxEvent
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            waiting = OutboxEvent.objects.filter(state__in=["pending", "sequenced"]).exclude(attempts__gt=0)
+            if not waiting.exists():
+                break
+        except Exception:  # noqa: BLE001 - the database may be restarting
+            connection.close()
+        time.sleep(0.1)
+    time.sleep(settle_s)

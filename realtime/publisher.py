@@ -15,7 +15,6 @@ from collections.abc import Iterable
 from typing import Any
 
 from channels.layers import channel_layers
-from django.conf import settings
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
 

@@ -12,8 +12,7 @@ from rest_framework.authtoken.models import Token
 from discounts.demo import seed_demo_city
 from discounts.services import discount_create
 from harness.client import Area, LiveClient
-from harness.verify import tally_clients
-from realtime.models import OutboxEvent
+from harness.verify import tally_clients, wait_drained
 from realtime.selectors import log_bounds
 from tests.factories import deal_fields
 
@@ -32,13 +31,6 @@ def publish_via(base_url: str, token: str, market_id: int, product: str) -> None
         assert response.status == 201
 
 
-def wait_drained(timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while OutboxEvent.objects.filter(state__in=["pending", "sequenced"]).exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(1.5)  # two reconciliation ticks
-
-
 def test_two_web_processes_and_two_workers_deliver_everything(stack):
     from accounts.models import User
     from discounts.demo import CITY_CENTER
@@ -50,7 +42,7 @@ def test_two_web_processes_and_two_workers_deliver_everything(stack):
     second_worker = stack.start_worker()
     urls = [stack.ws_url(0), stack.ws_url(len(stack.webs) - 1)]
     rng = random.Random(6)
-    wait_drained()
+    wait_drained(settle_s=1.5)
     start = log_bounds()[0]
     clients = []
     try:
@@ -78,7 +70,7 @@ def test_two_web_processes_and_two_workers_deliver_everything(stack):
         for other in Market.objects.exclude(pk=market.pk).order_by("?")[:5]:
             for i in range(4):
                 discount_create(**deal_fields(market=other, product=f"Elsewhere {other.pk}-{i}"))
-        wait_drained()
+        wait_drained(settle_s=1.5)
         # then every shopper got exactly the events in its area, and shows what a fresh fetch shows
         tally = tally_clients("two_web_processes", clients, after=start)
         assert tally.sent >= 40

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from discounts.serializers import DiscountWriteSerializer
-from markets.geo import InvalidLocation, clean_lat, clean_lng, clean_radius_km, covering_cells, distance_km
+from markets.geo import InvalidLocation, clean_lat, clean_radius_km, covering_cells, distance_km
 from realtime.cursor import Cursor, InvalidCursor
 from realtime.subscriptions import Subscription
 
