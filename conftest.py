@@ -6,9 +6,8 @@ import os
 
 import pytest
 from django.db import connection
-from django.test import Client
 
-from harness.shopper import ShopperSocket
+from harness.shopper import ShopperSocket, session_cookie
 from harness.stack import Stack
 
 
@@ -37,12 +36,6 @@ def stack(stack_env):
     running.start_beat()
     yield running
     running.stop()
-
-
-def session_cookie(user) -> str:
-    client = Client()
-    client.force_login(user)
-    return client.cookies["sessionid"].value
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@
 Socket mode connects every session (bounded concurrency), writes ``{"connected": n, "connect_s": t}``
 to the ready file, then records each event frame's latency (receipt time minus the envelope's
 ``occurred_at``, which is stamped inside the committing transaction) until told to stop by SIGTERM.
+SIGUSR1 writes the latencies so far to ``OUT.partial``; SIGUSR2 is a reconnect storm: every socket
+drops and reconnects at once, resuming from its cursor, and ``READY.storm`` says when all are back.
 Poll mode asks an endpoint every ``--interval`` seconds per client and records staleness: when a
 poller first sees a deal, minus when it was published.
 """
@@ -18,6 +20,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 import websockets
 
 
@@ -39,37 +42,102 @@ class Recorder:
         self.not_modified = 0
         self.first_seen: dict[int, float] = {}
         self.errors = 0
+        self.duplicates = 0
+        self.storm_since: float | None = None
+        self.storm_received: dict[str, list[str]] = {}
 
 
-async def socket_client(url: str, origin: str, session: str, rec: Recorder, connected: asyncio.Event,
-                        counter: list[int], total: int, stop: asyncio.Event, gate: asyncio.Semaphore) -> None:
-    async with gate:
-        try:
-            ws = await websockets.connect(url, additional_headers={"Cookie": f"sessionid={session}", "Origin": origin},
-                                          open_timeout=60, max_size=2**24, ping_interval=None)
-            await ws.recv()  # the snapshot of the saved location
-        except Exception:  # noqa: BLE001 - counted, the run goes on
-            rec.errors += 1
-            counter[1] += 1
-            if counter[0] + counter[1] >= total:
-                connected.set()
+class SocketShopper:
+    """One shopper's socket: connects, keeps its cursor, and on a storm reconnects resuming from it."""
+
+    def __init__(self, url: str, origin: str, shopper: dict, rec: Recorder) -> None:
+        self.url, self.origin, self.shopper, self.rec = url, origin, shopper, rec
+        self.cursor: str | None = None
+        self.ws = None
+        self.seen: dict[str, int] = {}
+        self.storm_ids: list[str] = []
+
+    async def open(self, *, resume: bool) -> None:
+        self.ws = await websockets.connect(
+            self.url, additional_headers={"Cookie": f"sessionid={self.shopper['session']}", "Origin": self.origin},
+            open_timeout=120, max_size=2**24, ping_interval=None, close_timeout=1)
+        if resume:
+            # The server first subscribes the saved location (a snapshot); the resume replaces it.
+            first = orjson.loads(await self.ws.recv())
+            await self.ws.send(orjson.dumps({"type": "subscribe", "lat": self.shopper["lat"], "lng": self.shopper["lng"],
+                                             "radius_km": self.shopper["radius_km"], "after": self.cursor}).decode())
+            if first.get("type") == "event":
+                self.handle(first, time.time())
+        else:
+            snapshot = orjson.loads(await self.ws.recv())
+            self.cursor = snapshot["cursor"]
+
+    def handle(self, frame: dict, now: float) -> None:
+        self.rec.frames += 1
+        if frame.get("type") != "event":
+            if frame.get("type") == "snapshot":
+                self.cursor = frame["cursor"]
             return
-    counter[0] += 1
-    if counter[0] + counter[1] >= total:
-        connected.set()
-    try:
-        while not stop.is_set():
-            message = await ws.recv()
-            now = time.time()
-            rec.frames += 1
-            rec.bytes += len(message)
-            if '"type":"event"' in message[:20]:
-                at = message.find('"occurred_at":"') + 15
-                rec.latencies_ms.append((now, (now - _ts(message[at:message.find('"', at)])) * 1000))
-    except Exception:  # noqa: BLE001 - closed at the end of the run
-        pass
-    finally:
-        await ws.close()
+        self.cursor = frame["cursor"]
+        event = frame["event"]
+        count = self.seen.get(event["id"], 0) + 1
+        self.seen[event["id"]] = count
+        if count > 1:
+            self.rec.duplicates += 1
+            return
+        self.rec.latencies_ms.append((now, (now - _ts(event["occurred_at"])) * 1000))
+        if self.rec.storm_since is not None and _ts(event["occurred_at"]) >= self.rec.storm_since:
+            self.storm_ids.append(event["id"])
+
+    async def read(self) -> None:
+        while True:
+            message = await self.ws.recv()
+            self.rec.bytes += len(message)
+            self.handle(orjson.loads(message), time.time())
+
+
+async def run_sockets(args, shoppers: list[dict], rec: Recorder, stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    clients = [SocketShopper(args.url, args.origin, s, rec) for s in shoppers]
+    gate = asyncio.Semaphore(args.concurrency)
+
+    async def connect(client: SocketShopper, resume: bool) -> bool:
+        async with gate:
+            try:
+                await client.open(resume=resume)
+                return True
+            except Exception:  # noqa: BLE001 - counted, the run goes on
+                rec.errors += 1
+                return False
+
+    started = time.monotonic()
+    ok = await asyncio.gather(*(connect(c, False) for c in clients))
+    Path(args.ready).write_text(json.dumps({"connected": sum(ok), "failed": len(ok) - sum(ok),
+                                            "connect_s": time.monotonic() - started}))
+    readers = {c: asyncio.create_task(c.read()) for c, connected in zip(clients, ok) if connected}
+
+    async def storm() -> None:
+        # Every shopper loses the connection at once and comes back, resuming from its cursor.
+        rec.storm_since = time.time()
+        for task in readers.values():
+            task.cancel()
+        await asyncio.gather(*(c.ws.close() for c in readers), return_exceptions=True)
+        begun = time.monotonic()
+        back = await asyncio.gather(*(connect(c, True) for c in readers))
+        for c, connected in zip(list(readers), back):
+            readers[c] = asyncio.create_task(c.read()) if connected else readers[c]
+        Path(args.ready + ".storm").write_text(json.dumps({
+            "reconnected": sum(back), "failed": len(back) - sum(back), "storm_s": time.monotonic() - begun,
+            "since": rec.storm_since}))
+
+    loop.add_signal_handler(signal.SIGUSR2, lambda: asyncio.ensure_future(storm()))
+    loop.add_signal_handler(signal.SIGUSR1, lambda: Path(args.out + ".partial").write_text(
+        json.dumps({"latencies_ms": rec.latencies_ms})))
+    await stop.wait()
+    for task in readers.values():
+        task.cancel()
+    await asyncio.gather(*readers.values(), return_exceptions=True)
+    rec.storm_received = {c.shopper["session"]: c.storm_ids for c in clients if c.storm_ids}
 
 
 async def poll_client(base: str, path: str, session: str, interval: float, rec: Recorder, stop: asyncio.Event,
@@ -122,19 +190,7 @@ async def main_async(args) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     if args.mode == "socket":
-        connected = asyncio.Event()
-        counter = [0, 0]
-        gate = asyncio.Semaphore(args.concurrency)
-        started = time.monotonic()
-        tasks = [asyncio.create_task(socket_client(args.url, args.origin, s["session"], rec, connected, counter,
-                                                   len(sessions), stop, gate)) for s in sessions]
-        await connected.wait()
-        Path(args.ready).write_text(json.dumps({"connected": counter[0], "failed": counter[1],
-                                                "connect_s": time.monotonic() - started}))
-        await stop.wait()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await run_sockets(args, sessions, rec, stop)
     else:
         published = {"since": time.time()}
         tasks = [asyncio.create_task(poll_client(
@@ -147,7 +203,8 @@ async def main_async(args) -> None:
         await asyncio.gather(*tasks, return_exceptions=True)
     Path(args.out).write_text(json.dumps({
         "latencies_ms": rec.latencies_ms, "frames": rec.frames, "bytes": rec.bytes, "requests": rec.requests,
-        "not_modified": rec.not_modified, "errors": rec.errors,
+        "not_modified": rec.not_modified, "errors": rec.errors, "duplicates": rec.duplicates,
+        "storm_received": rec.storm_received,
     }))
 
 

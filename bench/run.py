@@ -18,12 +18,16 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import (  # noqa: E402
+    Sampler, StaffWriter, measure_commits, measure_relay, percentile, relay_lags_ms, scrape, staff_token, storm_loss,
+)
 from harness.cluster import LocalCluster  # noqa: E402
 from harness.verify import wait_drained  # noqa: E402
 
@@ -33,13 +37,6 @@ SHOPPER_RADIUS_KM = 2.0
 
 def say(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))], 2)
 
 
 def make_shoppers(count: int, seed: int) -> list[dict]:
@@ -67,25 +64,8 @@ def make_shoppers(count: int, seed: int) -> list[dict]:
         "_auth_user_id": str(u.pk), "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
         "_auth_user_hash": u.get_session_auth_hash()})) for u in users]
     Session.objects.bulk_create(sessions, batch_size=2000)
-    return [{"session": s.session_key, "lat": u.home_lat, "lng": u.home_lng} for s, u in zip(sessions, users)]
-
-
-class Sampler:
-    """CPU of the server processes (web, worker) and RSS of the web processes, sampled each second."""
-
-    def __init__(self, web_pids: list[int], worker_pids: list[int]) -> None:
-        import psutil
-
-        self.web = [psutil.Process(p) for p in web_pids]
-        self.procs = self.web + [c for p in worker_pids for c in [psutil.Process(p), *psutil.Process(p).children(recursive=True)]]
-        for proc in self.procs:
-            proc.cpu_percent(None)
-
-    def web_rss(self) -> int:
-        return sum(p.memory_info().rss for p in self.web)
-
-    def cpu_percent(self) -> float:
-        return round(sum(p.cpu_percent(None) for p in self.procs), 1)
+    return [{"session": s.session_key, "lat": u.home_lat, "lng": u.home_lng, "radius_km": SHOPPER_RADIUS_KM}
+            for s, u in zip(sessions, users)]
 
 
 def drive(rate: float, seconds: float, rng: random.Random) -> int:
@@ -128,79 +108,17 @@ def finish_loadgen(proc: subprocess.Popen, out: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def scrape_counter(port: int, name: str) -> float:
-    import urllib.request
-
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
-    return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " "))
-
-
-def relay_lags_ms(since) -> list[float]:
-    from realtime.models import OutboxEvent
-
-    rows = OutboxEvent.objects.filter(created_at__gte=since, published_at__isnull=False)
-    return [(p - c).total_seconds() * 1000 for c, p in rows.values_list("created_at", "published_at")]
-
-
-def measure_commits(seconds: float) -> tuple[float, list[float]]:
-    """Deal commits per second through the service, post-save signal and outbox, one writer."""
-    from django.utils import timezone
-
-    from discounts.demo import random_deal_fields
-    from discounts.models import Category
-    from discounts.services import discount_create
-    from markets.models import Market
-
-    rng = random.Random(11)
-    categories, markets = list(Category.objects.all()), list(Market.objects.all())
-    since = timezone.now()
-    count, started = 0, time.monotonic()
-    while time.monotonic() - started < seconds:
-        discount_create(market=rng.choice(markets), **random_deal_fields(rng, categories))
-        count += 1
-    rate = count / (time.monotonic() - started)
-    wait_drained()
-    return rate, relay_lags_ms(since)
-
-
-def measure_relay(stack, events: int) -> float:
-    """Events per second through sequence + pub/sub push, with the workers stopped so nothing competes."""
-    from discounts.models import Discount
-    from discounts.demo import random_deal_fields
-    from discounts.models import Category
-    from markets.models import Market
-    from realtime import relay
-
-    for worker in list(stack.workers):
-        stack.kill(worker)
-        stack.workers.remove(worker)
-    if stack.beat:
-        stack.kill(stack.beat)
-        stack.beat = None
-    rng = random.Random(5)
-    categories, markets = list(Category.objects.all()), list(Market.objects.all())
-    from django.utils import timezone
-
-    Discount.objects.bulk_create([
-        Discount(market=rng.choice(markets), starts_at=timezone.now(), **random_deal_fields(rng, categories))
-        for _ in range(events)
-    ])
-    started = time.monotonic()
-    result = relay.relay_pending(max_batches=10**6)
-    return result.published / (time.monotonic() - started)
-
-
 def run(args) -> dict:
     import psutil
 
     # Production defaults for the sweep and the repair tick: the harness's faster ones are for fault tests.
-    cluster = LocalCluster(name="bench", extra_env={
-        "REALTIME_MAX_PENDING_FRAMES": "100000", "RELAY_SWEEP_SECONDS": "1", "REALTIME_RECONCILE_SECONDS": "1",
+    cluster = LocalCluster(name="bench", server=args.server, extra_env={
+        "RELAY_SWEEP_SECONDS": "1", "REALTIME_RECONCILE_SECONDS": "1",
         **json.loads(os.environ.get("BENCH_EXTRA_ENV", "{}")),
     })
     workdir = Path(tempfile.mkdtemp(prefix="dealcast-bench-"))
     try:
-        say(f"starting PostgreSQL, Valkey, {args.web} daphne, a Celery worker and beat")
+        say(f"starting PostgreSQL (fsync off: throw-away data), Valkey, {args.web} {args.server}, a Celery worker and beat")
         cluster.start_servers()
         from discounts.demo import seed_demo_city
 
@@ -212,16 +130,15 @@ def run(args) -> dict:
         stack.start_beat()
         wait_drained()
         say(f"creating {args.connections} shoppers with sessions")
-        sessions = make_shoppers(args.connections, seed=1)
+        shoppers = make_shoppers(args.connections, seed=1)
         sampler = Sampler([p.pid for _, p in stack.webs], [w.pid for w in stack.workers])
         rss_before = sampler.web_rss()
-        say(f"connecting {args.connections} WebSocket shoppers from a separate process")
+        say(f"connecting {args.connections} WebSocket shoppers from {args.web} load generator process(es)")
         ws_urls = [f"ws://127.0.0.1:{port}/ws/deals/" for port, _ in stack.webs]
         # Each load generator talks to one web process, as a balancer would spread them.
         loadgens = []
-        per_web = [sessions[i::len(ws_urls)] for i in range(len(ws_urls))]
-        for index, (url, chunk) in enumerate(zip(ws_urls, per_web)):
-            (workdir / f"s{index}.json").write_text(json.dumps(chunk))
+        for index, url in enumerate(ws_urls):
+            (workdir / f"s{index}.json").write_text(json.dumps(shoppers[index::len(ws_urls)]))
             loadgens.append(spawn_loadgen(["--mode", "socket", "--url", url, "--origin", stack.base_url,
                                            "--sessions", str(workdir / f"s{index}.json")], workdir, f"socket{index}"))
         readies = [wait_ready(ready, proc, "connecting") for proc, ready, _ in loadgens]
@@ -233,19 +150,55 @@ def run(args) -> dict:
 
         from django.utils import timezone
 
+        token, market_id, category = staff_token()
+        staff = StaffWriter(stack.base_url, token, market_id, category, rate=2.0)
+        staff.start()
+        ports = [port for port, _ in stack.webs]
         phases = []
         rng = random.Random(3)
         for rate in args.rates:
             say(f"driving {rate} deal changes/s for {args.phase_s:.0f}s")
             sampler.cpu_percent()
+            cpu_before, sent_before = sampler.web_cpu_seconds(), sum(scrape(p, "dealcast_socket_deliveries_total") for p in ports)
+            dispatched_before = sum(scrape(p, "dealcast_socket_dispatches_total") for p in ports)
             since, start_t = timezone.now(), time.time()
             changes = drive(rate, args.phase_s, rng)
             cpu = sampler.cpu_percent()
             time.sleep(1.5)
-            phases.append({"rate": rate, "changes": changes, "start": start_t, "end": time.time(), "cpu": cpu,
-                           "relay_lags": relay_lags_ms(since)})
+            web_cpu_s = sampler.web_cpu_seconds() - cpu_before
+            delivered = sum(scrape(p, "dealcast_socket_deliveries_total") for p in ports) - sent_before
+            dispatched = sum(scrape(p, "dealcast_socket_dispatches_total") for p in ports) - dispatched_before
+            phase = {"rate": rate, "changes": changes, "start": start_t, "end": time.time(), "cpu": cpu,
+                     "relay_lags": relay_lags_ms(since), "server_deliveries": delivered, "dispatched": dispatched,
+                     "cpu_us_per_delivery": round(web_cpu_s / delivered * 1e6, 1) if delivered else None}
+            phases.append(phase)
+            partial = [ms for t, ms in partial_latencies(loadgens) if phase["start"] <= t <= phase["end"] + 1.5]
+            p99 = percentile(partial, 99)
+            say(f"  {len(partial) / (phase['end'] - phase['start']):.0f} deliveries/s, p99 {p99} ms, "
+                f"{phase['cpu_us_per_delivery']} µs of web CPU per delivery")
+            if rate >= args.reference_rate and (p99 or 0) > 250:
+                say("  p99 passed 250 ms: the sweep stops here")
+                break
+        say(f"reconnect storm: all {connected} shoppers drop and resume from their cursors at once")
+        storm_from = time.time()
+        for proc, _, _ in loadgens:
+            proc.send_signal(signal.SIGUSR2)
+        driver = threading.Thread(target=drive, args=(args.reference_rate, args.phase_s, random.Random(9)), daemon=True)
+        driver.start()
+        storms = [wait_ready(Path(str(ready) + ".storm"), proc, "storm") for proc, ready, _ in loadgens]
+        driver.join()
+        time.sleep(3)
+        staff.stop.set()
+        staff.join()
         results = [finish_loadgen(proc, out) for proc, _, out in loadgens]
-        repaired = sum(scrape_counter(port, "dealcast_repaired_events_total") for port, _ in stack.webs)
+        received = {k: v for r in results for k, v in r["storm_received"].items()}
+        storm = {"reconnected": sum(s["reconnected"] for s in storms), "failed": sum(s["failed"] for s in storms),
+                 "storm_s": round(max(s["storm_s"] for s in storms), 2),
+                 **storm_loss(shoppers, received, storm_from, time.time() - 3),
+                 "duplicates": sum(r["duplicates"] for r in results)}
+        say(f"  back in {storm['storm_s']} s, {storm['lost']} of {storm['expected_deliveries']} deliveries lost, "
+            f"{storm['duplicates']} duplicates")
+        repaired = sum(scrape(p, "dealcast_repaired_events_total") for p in ports)
         samples = [pair for r in results for pair in r["latencies_ms"]]
         for phase in phases:
             lat = [ms for t, ms in samples if phase["start"] <= t <= phase["end"] + 1.5]
@@ -263,7 +216,7 @@ def run(args) -> dict:
                 break
 
         say("polling baseline: shoppers asking /api/deals/ every 3 s, then the changes feed with ETag")
-        pollers = sessions[: args.pollers]
+        pollers = shoppers[: args.pollers]
         (workdir / "pollers.json").write_text(json.dumps(pollers))
         polling = {}
         for mode, path in [("poll", "/api/deals/?ordering=distance"), ("changes", "/api/deals/changes/?")]:
@@ -287,27 +240,33 @@ def run(args) -> dict:
         commits_per_s, commit_lags = measure_commits(args.commit_s)
         relay_per_s = measure_relay(stack, args.relay_events)
         web_rss = rss_after - rss_before
+        saturation = [p for p in phases if (p["latency_ms"]["p99"] or 1e9) <= 250]
         return {
             "name": args.name,
             "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
                         "python": platform.python_version(), "platform": platform.platform()},
             "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
-            "settings": {"connections": args.connections, "web_processes": args.web, "rates": args.rates,
-                         "phase_s": args.phase_s, "reference_rate": args.reference_rate, "radius_km": SHOPPER_RADIUS_KM,
-                         "pollers": args.pollers},
+            "settings": {"connections": args.connections, "web_processes": args.web, "server": args.server,
+                         "rates": args.rates, "phase_s": args.phase_s, "reference_rate": args.reference_rate,
+                         "radius_km": SHOPPER_RADIUS_KM, "pollers": args.pollers,
+                         "postgres_fsync": "off (throw-away benchmark data)"},
             "latency_ms": main["latency_ms"],
             "connections": connected,
             "connect_failures": sum(r["failed"] for r in readies),
             "connect_burst_s": round(connect_s, 2),
             "deliveries_per_s": main["deliveries_per_s"],
-            "max_deliveries_per_s_p99_under_250ms": max(
-                [p["deliveries_per_s"] for p in phases if (p["latency_ms"]["p99"] or 1e9) <= 250] or [0]),
+            "max_deliveries_per_s_p99_under_250ms": max([p["deliveries_per_s"] for p in saturation] or [0]),
+            "saturation_deliveries_per_s": max([p["deliveries_per_s"] for p in saturation] or [0]),
+            "cpu_us_per_delivery": main["cpu_us_per_delivery"],
+            "dispatched_per_delivered": round(main["dispatched"] / main["server_deliveries"], 2) if main["server_deliveries"] else None,
             "memory_per_connection_kb": round(web_rss / max(1, connected) / 1024, 1),
             "cpu_percent": main["cpu"],
             "relay_events_per_s": round(relay_per_s),
             "relay_lag_ms": main["relay_lag_ms"],
             "commits_per_s": round(commits_per_s, 1),
             "commit_relay_lag_ms": {"p50": percentile(commit_lags, 50), "p99": percentile(commit_lags, 99)},
+            "staff_writes": staff.summary(),
+            "reconnect_storm": storm,
             "polling": polling["poll"],
             "changes_feed_polling": polling["changes"],
             "repaired_from_log": repaired,
@@ -315,6 +274,21 @@ def run(args) -> dict:
         }
     finally:
         cluster.stop()
+
+
+def partial_latencies(loadgens) -> list[tuple[float, float]]:
+    """The socket latencies recorded so far, from every load generator (SIGUSR1 asks for them)."""
+    pairs = []
+    for proc, _, out in loadgens:
+        partial = Path(str(out) + ".partial")
+        partial.unlink(missing_ok=True)
+        proc.send_signal(signal.SIGUSR1)
+        deadline = time.monotonic() + 30
+        while not partial.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.3)
+        pairs += json.loads(partial.read_text())["latencies_ms"]
+    return pairs
 
 
 def plot(result: dict, path: Path) -> None:
@@ -349,12 +323,17 @@ def print_summary(result: dict) -> None:
         ("connect burst (s)", result["connect_burst_s"]),
         ("latency p50 / p95 / p99 (ms)", "{p50} / {p95} / {p99}".format(**result["latency_ms"])),
         ("deliveries per second", result["deliveries_per_s"]),
-        ("max deliveries/s with p99 <= 250 ms", result["max_deliveries_per_s_p99_under_250ms"]),
+        ("max deliveries/s with p99 <= 250 ms", result["saturation_deliveries_per_s"]),
+        ("web CPU per delivery (µs)", result["cpu_us_per_delivery"]),
+        ("sockets offered per delivery", result["dispatched_per_delivered"]),
         ("memory per connection (KB)", result["memory_per_connection_kb"]),
         ("server CPU (% of one core)", result["cpu_percent"]),
         ("outbox relay (events/s)", result["relay_events_per_s"]),
         ("relay lag p50 / p99 (ms)", "{p50} / {p99}".format(**result["relay_lag_ms"])),
         ("deal commits per second", result["commits_per_s"]),
+        ("staff writes: failed / over 1 s / total", "{failed} / {over_1s} / {requests}".format(**result["staff_writes"])),
+        ("reconnect storm: back in (s), lost, duplicated", "{storm_s}, {lost} of {expected_deliveries}, {duplicates}".format(
+            **result["reconnect_storm"])),
         ("polling: requests/s, bytes/s", f"{poll['requests_per_s']}, {poll['bytes_per_s']} ({poll['clients']} clients)"),
         ("polling staleness p50 / p99 (ms)", "{p50} / {p99}".format(**poll["staleness_ms"])),
     ]
@@ -362,7 +341,7 @@ def print_summary(result: dict) -> None:
     for name, value in rows:
         print(f"  {name:<38} {value}")
     for p in result["phases"]:
-        print(f"  phase {p['rate']:>5g} changes/s: {p['deliveries_per_s']:>8} deliveries/s, latency p50 {p['latency_ms']['p50']} p99 {p['latency_ms']['p99']} ms, CPU {p['cpu']}%")
+        print(f"  phase {p['rate']:>5g} changes/s: {p['deliveries_per_s']:>8} deliveries/s, latency p50 {p['latency_ms']['p50']} p99 {p['latency_ms']['p99']} ms, CPU {p['cpu']}%, {p['cpu_us_per_delivery']} µs/delivery")
 
 
 def main() -> int:
@@ -370,16 +349,19 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a short run of the same (under 2 minutes)")
     parser.add_argument("--connections", type=int)
     parser.add_argument("--web", type=int, default=1)
+    parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--name")
     args = parser.parse_args()
     args.connections = args.connections or (1000 if args.quick else 10000)
-    args.rates = [1, 10, 50] if not args.quick else [10, 50]
+    # The saturation sweep: the reference rate, then higher until p99 passes 250 ms.
+    args.rates = [10, 50, 100] if args.quick else [1, 10, 25, 50, 100, 200]
     args.reference_rate = 10
     args.phase_s = 8.0 if args.quick else 20.0
     args.pollers = 100 if args.quick else 500
     args.commit_s = 3.0 if args.quick else 8.0
     args.relay_events = 2000 if args.quick else 20000
-    args.name = args.name or ("quick" if args.quick else f"reference-{args.connections}")
+    server = "" if args.server == "daphne" else f"-{args.server}"
+    args.name = args.name or ("quick" + server if args.quick else f"reference-{args.connections}{server}")
     started = time.monotonic()
     result = run(args)
     result["wall_s"] = round(time.monotonic() - started, 1)

@@ -77,8 +77,10 @@ def _pg_bin_path() -> Path:
 class EmbeddedPostgres:
     """One PostgreSQL cluster in ``data_dir``, listening on 127.0.0.1:``port`` with trust auth."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
-        self.data_dir, self.port = Path(data_dir), port
+    def __init__(self, data_dir: Path, port: int, *, durable: bool = True) -> None:
+        """``durable=False`` turns off fsync: for throw-away benchmark and fault-suite clusters only,
+        which say so in their output; a city someone uses keeps PostgreSQL's crash safety."""
+        self.data_dir, self.port, self.durable = Path(data_dir), port, durable
         self._user = PG_SYSTEM_USER if os.geteuid() == 0 else None
 
     def _bin(self, name: str) -> str:
@@ -110,7 +112,7 @@ class EmbeddedPostgres:
             self._run([self._bin("initdb"), "-D", str(self.data_dir), "--auth=trust", "--encoding=utf8", "-U", "postgres"])
         self._run([
             self._bin("pg_ctl"), "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
-            "-o", f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=300 -c fsync=off",
+            "-o", f"-h 127.0.0.1 -p {self.port} -k '' -c max_connections=300" + ("" if self.durable else " -c fsync=off"),
             "-w", "-t", "60", "start",
         ])
         wait_for_port(self.port, "PostgreSQL")

@@ -18,7 +18,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / "var" / "run"
-DAPHNE = "daphne -e tcp:port={port}:interface=127.0.0.1:backlog=1024 --proxy-headers config.asgi:application"
+# Keepalive pings every 60 s, not daphne's 20: each ping round walks every socket (see docs/realtime.md).
+DAPHNE = (
+    "daphne -e tcp:port={port}:interface=127.0.0.1:backlog=1024 --ping-interval 60 --ping-timeout 30"
+    " --proxy-headers config.asgi:application"
+)
 WORKER = "celery -A config worker --loglevel=INFO --concurrency=${{WORKER_CONCURRENCY:-2}} -n worker{index}@%h"
 BEAT = "celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule"
 NGINX_CONF = """\

@@ -295,7 +295,10 @@ OUTBOX_RETENTION = timedelta(days=env_float("OUTBOX_RETENTION_DAYS", 7))
 OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 5)
 REALTIME_RECONCILE_SECONDS = env_float("REALTIME_RECONCILE_SECONDS", 1.0)
-REALTIME_MAX_PENDING_FRAMES = env_int("REALTIME_MAX_PENDING_FRAMES", 1000)
+# A socket whose client leaves this many bytes unread is closed with 4008 and resumes from its cursor.
+REALTIME_MAX_UNSENT_BYTES = env_int("REALTIME_MAX_UNSENT_BYTES", 256 * 1024)
+# Gen-0 threshold of the web process's garbage collector (0: CPython's default); see realtime/tuning.py.
+REALTIME_GC_THRESHOLD = env_int("REALTIME_GC_THRESHOLD", 50_000)
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
 # LOG_FORMAT=json gives one JSON object per line, for log shippers; both carry the correlation id.

@@ -18,9 +18,13 @@ DATABASE = "dealcast_harness"
 
 
 class LocalCluster:
-    def __init__(self, *, name: str, with_proxy: bool = False, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *, name: str, with_proxy: bool = False, extra_env: dict[str, str] | None = None, server: str = "daphne"
+    ) -> None:
+        self.server = server
         self.workdir = Path(tempfile.mkdtemp(prefix=f"dealcast-{name}-"))
-        self.postgres = EmbeddedPostgres(self.workdir / "pg", free_port())
+        # Throw-away data: fsync off, announced by the benchmark and the fault suite.
+        self.postgres = EmbeddedPostgres(self.workdir / "pg", free_port(), durable=False)
         self.valkey = EmbeddedValkey(self.workdir / "valkey", free_port())
         self.with_proxy = with_proxy
         self.proxy: FaultProxy | None = None
@@ -55,7 +59,7 @@ class LocalCluster:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        self.stack = Stack(env)
+        self.stack = Stack(env, server=self.server)
         return env
 
     def stop(self) -> None:

@@ -11,6 +11,15 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 
+def session_cookie(user) -> str:
+    """The session cookie of a fresh login of ``user``, as a browser would hold it."""
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
 class ShopperSocket:
     def __init__(self, url: str, *, session: str | None, origin: str) -> None:
         headers = {"Origin": origin}

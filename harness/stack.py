@@ -29,11 +29,21 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
+def web_command(server: str, port: int) -> list[str]:
+    """daphne, as shipped; or uvicorn (wsproto), which the benchmark measures beside it."""
+    if server == "uvicorn":
+        return [str(BIN / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+                "--ws", "wsproto", "--ws-ping-interval", "60", "--lifespan", "off", "--no-access-log"]
+    return [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "--ping-interval", "60", "--ping-timeout", "30",
+            "config.asgi:application"]
+
+
 class Stack:
     """A running Dealcast: web processes, workers and beat, each restartable by the test."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], *, server: str = "daphne") -> None:
         self.env = env
+        self.server = server
         self.logdir = Path(tempfile.mkdtemp(prefix="dealcast-stack-"))
         self.webs: list[tuple[int, subprocess.Popen]] = []
         self.workers: list[subprocess.Popen] = []
@@ -55,11 +65,9 @@ class Stack:
     def ws_url(self, index: int = 0) -> str:
         return f"ws://127.0.0.1:{self.webs[index][0]}/ws/deals/"
 
-    def start_web(self, port: int | None = None, extra_env: dict[str, str] | None = None) -> int:
+    def start_web(self, port: int | None = None, extra_env: dict[str, str] | None = None, server: str | None = None) -> int:
         port = port or free_port()
-        proc = self._spawn(
-            f"web-{port}", [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], extra_env
-        )
+        proc = self._spawn(f"web-{port}", web_command(server or self.server, port), extra_env)
         self.webs.append((port, proc))
         wait_http(f"http://127.0.0.1:{port}/healthz")
         return port

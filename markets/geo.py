@@ -92,14 +92,25 @@ def bounding_box(lat: float, lng: float, radius_km: float) -> BoundingBox:
 
 
 def covering_cells(lat: float, lng: float, radius_km: float) -> list[str]:
-    """H3 cells whose union covers the circle, at the finest resolution that keeps the set small.
+    """The fewest H3 cells, at the finest resolution that keeps the set small, that cover the circle.
 
     A ring of k hexagons around the centre reaches at least k times the inradius (edge * sqrt(3)/2 *
-    2 per ring step); one extra ring absorbs the centre's offset inside its own cell.
+    2 per ring step); one extra ring absorbs the centre's offset inside its own cell. Of that disk only
+    the cells that can hold a point of the circle are kept: a cell whose centre is farther than the
+    radius plus the cell's own circumradius (its farthest vertex) has no point within the radius. A
+    2 km circle keeps ~9 of 19 cells, so a deal is offered to far fewer sockets that then drop it.
     """
     for res in RESOLUTIONS:
         edge = h3.average_hexagon_edge_length(res, unit="km")
         k = math.ceil(radius_km / (edge * math.sqrt(3))) + 1
         if 1 + 3 * k * (k + 1) <= MAX_FINE_CELLS or res == RESOLUTIONS[-1]:
-            return list(h3.grid_disk(h3.latlng_to_cell(lat, lng, res), k))
+            disk = h3.grid_disk(h3.latlng_to_cell(lat, lng, res), k)
+            return [cell for cell in disk if _may_overlap(cell, lat, lng, radius_km)]
     raise AssertionError("unreachable")
+
+
+def _may_overlap(cell: str, lat: float, lng: float, radius_km: float) -> bool:
+    centre = h3.cell_to_latlng(cell)
+    reach = max(distance_km(*centre, *vertex) for vertex in h3.cell_to_boundary(cell))
+    # 1% slack for the cell's edges bulging past the chords between its vertices.
+    return distance_km(lat, lng, *centre) <= radius_km + reach * 1.01

@@ -1,4 +1,9 @@
-"""The live deals socket at ``/ws/deals/`` (protocol in docs/realtime.md and CONTRACT.md)."""
+"""The live deals socket at ``/ws/deals/`` (protocol in docs/realtime.md and CONTRACT.md).
+
+A socket holds no channel of its own: ``realtime.hub`` receives each event once for the process and
+hands it to the sockets whose area it may concern. The consumer keeps what is per shopper: the
+subscription, the cursor, the rate limits, and the frames sent on a subscribe.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +13,35 @@ from typing import Any
 
 import orjson
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.conf import settings
 
 from markets.geo import InvalidLocation
+from realtime import metrics
 from realtime.cursor import Cursor, InvalidCursor
 from realtime.db import db_read
+from realtime.frames import LiveEvent
 from realtime.groups import cell_group, session_group, user_group
-from realtime import metrics
 from realtime.hub import hub
-from realtime.reach import reach
 from realtime.ratelimit import TokenBucket
+from realtime.reach import reach
 from realtime.selectors import CursorTooOld, area_snapshot, events_after
 from realtime.subscriptions import Subscription
+from realtime.transport import unsent_bytes_probe
 
 logger = logging.getLogger(__name__)
 
 MAX_FRAME_BYTES = 4096
-# Close code for a connection whose backlog passed REALTIME_MAX_PENDING_FRAMES; the client
-# reconnects and resumes from its cursor, so nothing is lost, only the backlog is dropped.
+# Close code for a socket whose unsent bytes passed REALTIME_MAX_UNSENT_BYTES; the client reconnects
+# and resumes from its cursor, so nothing is lost, only the backlog is dropped.
 CLOSE_TOO_SLOW = 4008
 # The login behind the socket ended (logout or deactivation).
 CLOSE_SESSION_ENDED = 4401
 FRAMES_PER_SECOND, FRAME_BURST = 10.0, 20.0
 SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST = 1.0, 5.0
+# Events held while a subscribe reads its snapshot; past this the log repair delivers the rest.
+MAX_HELD_EVENTS = 2000
+# No layer alias is configured under this name, so Channels gives the socket no channel of its own
+# (``get_channel_layer`` returns None): the hub is the process's only layer client.
+HUB_ONLY = "dealcast-hub-only"
 
 
 def _saved_subscription(user) -> Subscription | None:
@@ -43,11 +54,22 @@ def _saved_subscription(user) -> Subscription | None:
 
 
 class DealsConsumer(AsyncWebsocketConsumer):
-    """One shopper's connection: joins the groups of the cells covering their area.
+    """One shopper's connection.
 
-    All state changes (subscribe, live events, repairs) run under ``self.lock`` so a snapshot and the
-    events around it are applied in order.
+    Subscribes run one at a time under ``self.lock``. While one reads its snapshot or replay,
+    ``pending`` holds the live events the hub offers; they are applied after it, and those the
+    snapshot already reflected are dropped by position (the Zulip pattern: register, then load).
     """
+
+    channel_layer_alias = HUB_ONLY
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Release what the socket registered however it ends, even when daphne cancels it."""
+        self.hub_groups: set[str] = set()
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            hub.detach(self)
 
     async def connect(self) -> None:
         """Refuse anonymous users; subscribe a shopper with a saved location at once."""
@@ -55,34 +77,26 @@ class DealsConsumer(AsyncWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close()
             return
+        self.user_id = user.pk
         self.lock = asyncio.Lock()
         self.sub: Subscription | None = None
         self.cursor: Cursor | None = None
-        self.cells: frozenset[str] = frozenset()
+        self.pending: list[LiveEvent] | None = None
         self.closing = False
         self.frame_budget = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
         self.subscribe_budget = TokenBucket(SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST)
-        self.login_groups = [user_group(user.pk)]
-        session = self.scope.get("session")
-        if session is not None and session.session_key:
-            self.login_groups.append(session_group(session.session_key))
-        for group in self.login_groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.unsent = unsent_bytes_probe(self.base_send)
+        login_groups = [user_group(user.pk)]
+        if self.scope.get("session_key"):
+            login_groups.append(session_group(self.scope["session_key"]))
         await self.accept()
-        metrics.connections.inc()
-        hub.register(self)
+        await hub.attach(self, login_groups)
         saved = await db_read(_saved_subscription)(user)
         if saved is not None:
             await self.subscribe(saved, after=None)
 
     async def disconnect(self, code: int) -> None:
-        """Leave every group; the hub forgets the connection."""
-        if not hasattr(self, "lock"):
-            return
-        metrics.connections.dec()
-        hub.unregister(self)
-        for group in [cell_group(cell) for cell in self.cells] + self.login_groups:
-            await self.channel_layer.group_discard(group, self.channel_name)
+        hub.detach(self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Parse a client frame; anything malformed gets an error frame and the socket stays open."""
@@ -124,115 +138,90 @@ class DealsConsumer(AsyncWebsocketConsumer):
         await self.subscribe(sub, after=after)
 
     async def subscribe(self, sub: Subscription, *, after: Cursor | None) -> None:
-        """Join the new cells' groups first, then read the snapshot or replay.
-
-        Events that arrive meanwhile wait in the channel queue (or are repaired by the hub) and are
-        dropped by position if the snapshot or replay already covered them.
-        """
+        """Join the new cells' groups first, then read the snapshot or replay, then apply what was held."""
         async with self.lock:
-            old = self.cells
-            for cell in sub.cells - old:
-                await self.channel_layer.group_add(cell_group(cell), self.channel_name)
-            for cell in old - sub.cells:
-                await self.channel_layer.group_discard(cell_group(cell), self.channel_name)
-            self.cells, self.sub = sub.cells, sub
-            hub.route(self, old=old, new=sub.cells)
-            if after is not None:
-                try:
-                    matched, head = await db_read(events_after)(sub=sub, cursor=after)
-                except CursorTooOld:
-                    after = None
-                else:
-                    self.cursor = after
-                    for event, _ in matched:
-                        await self._deliver_unlocked(event.position, event.envelope, event.footprints, event.deal)
-                    self.cursor.advance(head)
-            if after is None:
-                await self._send_snapshot()
+            self.pending = []
+            try:
+                old = {g for g in self.hub_groups if g.startswith("cell.")}
+                new = {cell_group(cell) for cell in sub.cells}
+                hub.remove(self, list(old - new))
+                self.sub = sub
+                await hub.add(self, list(new - old))
+                if after is not None:
+                    try:
+                        matched, head = await db_read(events_after)(sub=sub, cursor=after)
+                    except CursorTooOld:
+                        after = None
+                    else:
+                        self.cursor = after
+                        for event, _ in matched:
+                            await self._send_if_new(LiveEvent.from_log(event))
+                        self.cursor.advance(head)
+                if after is None:
+                    await self._send_snapshot()
+            finally:
+                await self._apply_held()
 
     async def resync(self) -> None:
         """Replace the client's view with a fresh snapshot (its gap is too long to replay)."""
         async with self.lock:
-            await self._send_snapshot()
+            self.pending = []
+            try:
+                await self._send_snapshot()
+            finally:
+                await self._apply_held()
 
     async def _send_snapshot(self) -> None:
         snapshot = await db_read(area_snapshot)(self.sub)
         self.cursor = Cursor(base=snapshot.head)
-        await self.send(
-            text_data=orjson.dumps(
-                {"type": "snapshot", "deals": snapshot.deals, "cursor": self.cursor.encode()}
-            ).decode()
+        await self.send_text(
+            orjson.dumps({"type": "snapshot", "deals": snapshot.deals, "cursor": self.cursor.encode()}).decode()
         )
 
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Live events skip Channels' per-message ``aclose_old_connections``.
+    async def _apply_held(self) -> None:
+        while self.pending:
+            await self._send_if_new(self.pending.pop(0))
+        self.pending = None
 
-        Channels hops to a thread before every handler to close stale database connections; a live
-        event touches no database, and that hop was a quarter of the web process's CPU under load.
-        Every query here runs through ``database_sync_to_async``, which closes stale connections in
-        its own thread anyway.
-        """
-        if message["type"] == "deal.event":
-            await self.deal_event(message)
-        else:
-            await super().dispatch(message)
+    async def _send_if_new(self, event: LiveEvent) -> None:
+        frame = self.frame_for(event)
+        if frame is not None:
+            await self.send_text(frame)
 
-    async def deal_event(self, message: dict[str, Any]) -> None:
-        """A live event from a cell group; a connection too far behind is closed to resume later."""
+    # Called by the hub, synchronously, for each live event of this socket's groups ----------------
+
+    def hold(self, event: LiveEvent) -> None:
+        if len(self.pending) < MAX_HELD_EVENTS:
+            self.pending.append(event)
+
+    def frame_for(self, event: LiveEvent) -> str | None:
+        """The frame for ``event`` if it is new to this socket and concerns its area, else None."""
+        if self.closing or self.sub is None or self.cursor is None or self.cursor.seen(event.position):
+            return None
+        distance = self.sub.match(event.footprints)
+        if distance is None:
+            return None
+        self.cursor.add(event.position)
+        if event.reaches and distance <= self.sub.radius_km:
+            reach.record(deal_id=event.deal_id, market_id=event.market_id, user_id=self.user_id)
+        return event.frame(distance, self.cursor.encode())
+
+    def too_slow(self) -> None:
+        """Close a socket that stopped reading; it resumes from the cursor it last received."""
         if self.closing:
             return
-        if self._backlog() > settings.REALTIME_MAX_PENDING_FRAMES:
-            logger.warning("closing a connection %s messages behind", self._backlog())
-            self.closing = True
-            metrics.slow_closes.inc()
-            await self.close(code=CLOSE_TOO_SLOW)
-            return
-        await self.deliver(message["position"], message["envelope"], message["footprints"], message["deal"])
+        self.closing = True
+        metrics.slow_closes.inc()
+        logger.warning("closing a socket with %s unsent bytes", self.unsent())
+        asyncio.ensure_future(self.close(code=CLOSE_TOO_SLOW))
 
-    def _backlog(self) -> int:
-        """Messages waiting for this connection in the layer.
-
-        The pub/sub layer queues each channel's messages without a bound; its per-loop layer and
-        queues are internal to channels-redis 4.3 (pinned), hence the defensive lookups.
-        """
-        layer = getattr(self.channel_layer, "_get_layer", None)
-        queue = layer().channels.get(self.channel_name) if layer else None
-        return queue.qsize() if queue is not None else 0
-
-    async def deliver(self, position: int, envelope: bytes | dict, footprints: list, deal: list) -> int:
-        async with self.lock:
-            return await self._deliver_unlocked(position, envelope, footprints, deal)
-
-    async def _deliver_unlocked(self, position: int, envelope: bytes | dict, footprints: list, deal: list) -> int:
-        """Send one event if it is new to this connection and in its area; returns 1 if sent.
-
-        ``deal`` is ``[deal_id, market_id, event_type]``, for counting whom a deal reached.
-        """
-        if self.sub is None or self.cursor is None or self.cursor.seen(position):
-            return 0
-        distance = self.sub.match(footprints)
-        if distance is None:
-            return 0
-        self.cursor.add(position)
-        encoded = envelope if isinstance(envelope, bytes) else orjson.dumps(envelope)
-        frame = b"".join(
-            (
-                b'{"type":"event","event":', encoded,
-                b',"distance_km":', orjson.dumps(distance),
-                b',"cursor":', orjson.dumps(self.cursor.encode()), b"}",
-            )
-        )
-        await self.send(text_data=frame.decode())
-        metrics.deliveries.inc()
-        deal_id, market_id, event_type = deal
-        if event_type in ("discount.published", "discount.updated") and distance <= self.sub.radius_km:
-            reach.record(deal_id=deal_id, market_id=market_id, user_id=self.scope["user"].pk)
-        return 1
-
-    async def session_ended(self, message: dict[str, Any]) -> None:
+    async def end_session(self) -> None:
         """The login behind this socket ended: close it."""
         self.closing = True
         await self.close(code=CLOSE_SESSION_ENDED)
 
+    async def send_text(self, text: str) -> None:
+        await self.base_send({"type": "websocket.send", "text": text})
+
     async def send_error(self, code: str, message: str) -> None:
-        await self.send(text_data=orjson.dumps({"type": "error", "code": code, "message": message}).decode())
+        await self.send_text(orjson.dumps({"type": "error", "code": code, "message": message}).decode())

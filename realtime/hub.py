@@ -1,103 +1,205 @@
-"""The web process's view of its live connections, and the repair of what pub/sub lost.
+"""The web process's fan-out: one subscription per group per process, each event decoded once.
 
-Redis pub/sub is at-most-once: a Redis restart, a dropped connection or a worker killed between
-commit and publish loses messages silently. Every ``REALTIME_RECONCILE_SECONDS`` the hub reads the
-log head (one query for the whole process); if any connection is behind the head it read on the
-*previous* tick, it reads the missing range once and hands each event to the connections whose cells
-it touches. Repairing only events at least one tick old leaves pub/sub time to deliver them first;
-repairing fresher ones races the live path and turns fast deliveries into late ones. Connections
-drop what they already delivered, by position, so a repaired event is never shown twice.
+Sockets never talk to the channel layer. The hub owns one layer channel for the whole process and
+joins a group (an H3 cell, a login session, a user) when the first local socket needs it, leaving it
+``LEAVE_AFTER_SECONDS`` after the last one goes, so a reconnecting crowd does not churn Redis and a
+mass disconnect costs one UNSUBSCRIBE per group, not per socket. Each event arrives once per group
+it was published to; the hub drops repeats by position, builds the frame's shared part once
+(``realtime.frames``) and walks only the sockets of the event's groups, each with an exact check.
+
+Writes never wait on a client: daphne (and uvicorn) accept a frame into the socket's buffer at once.
+The hub looks at that buffer before each write (``realtime.transport``) and closes a socket whose
+unsent bytes pass ``REALTIME_MAX_UNSENT_BYTES`` with 4008; the client resumes from its cursor.
+
+Pub/sub is lossy; ``realtime.repair`` delivers from the log what it lost.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
-from typing import TYPE_CHECKING
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from realtime import metrics
-from realtime.db import db_read
-from realtime.reach import reach
-from realtime.selectors import REPLAY_LIMIT, log_bounds, log_events
+from realtime.frames import LiveEvent
 
 if TYPE_CHECKING:
     from realtime.consumers import DealsConsumer
 
 logger = logging.getLogger(__name__)
 
+LEAVE_AFTER_SECONDS = 1.0
+# An event published to several groups this process is in arrives once per group. Repeats are told
+# by event id, not position: positions start over when the log does (a restored or emptied database).
+RECENT_EVENTS = 4096
+
 
 class LiveHub:
     def __init__(self) -> None:
         self.consumers: set[DealsConsumer] = set()
-        self.by_cell: dict[str, set[DealsConsumer]] = defaultdict(set)
-        self._task: asyncio.Task | None = None
-        self.settled_head = 0
+        self.members: dict[str, set[DealsConsumer]] = {}
+        self.joined: set[str] = set()
+        self._ops: dict[str, asyncio.Task] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._channel: str | None = None
+        self._layer = None
+        self._tasks: list[asyncio.Task] = []
+        self._starting: asyncio.Task | None = None
 
-    def register(self, consumer: DealsConsumer) -> None:
+    # Life cycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the process's layer channel and start receiving and repairing (once per process)."""
+        if self._channel is not None:
+            return
+        if self._starting is None:
+            self._starting = asyncio.ensure_future(self._open())
+        await asyncio.shield(self._starting)
+
+    async def _open(self) -> None:
+        from realtime.repair import repair_loop
+
+        self._layer = get_channel_layer()
+        self._channel = await self._layer.new_channel(prefix="hub.")
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._receive_loop()), loop.create_task(repair_loop(self))]
+
+    # Membership -------------------------------------------------------------------------------
+
+    async def attach(self, consumer: DealsConsumer, groups: list[str]) -> None:
+        """Register a socket and join its login groups before it is told anything."""
+        await self.start()
         self.consumers.add(consumer)
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        await self.add(consumer, groups)
 
-    def unregister(self, consumer: DealsConsumer) -> None:
+    def detach(self, consumer: DealsConsumer) -> None:
+        """Forget a socket however it ended (synchronous, so it runs even in a cancelled task)."""
         self.consumers.discard(consumer)
-        self.route(consumer, old=consumer.cells, new=frozenset())
+        self.remove(consumer, list(consumer.hub_groups))
 
-    def route(self, consumer: DealsConsumer, *, old: frozenset[str], new: frozenset[str]) -> None:
-        for cell in old - new:
-            members = self.by_cell.get(cell)
-            if members is not None:
-                members.discard(consumer)
-                if not members:
-                    del self.by_cell[cell]
-        for cell in new - old:
-            self.by_cell[cell].add(consumer)
+    async def add(self, consumer: DealsConsumer, groups: list[str]) -> None:
+        for group in groups:
+            self.members.setdefault(group, set()).add(consumer)
+            consumer.hub_groups.add(group)
+        await asyncio.gather(*(self._join(group) for group in groups if group not in self.joined))
 
-    async def _run(self) -> None:
-        while self.consumers:
-            await asyncio.sleep(settings.REALTIME_RECONCILE_SECONDS)
+    def remove(self, consumer: DealsConsumer, groups: list[str]) -> None:
+        loop = asyncio.get_running_loop()
+        for group in groups:
+            consumer.hub_groups.discard(group)
+            members = self.members.get(group)
+            if members is None:
+                continue
+            members.discard(consumer)
+            if not members:
+                del self.members[group]
+                loop.call_later(LEAVE_AFTER_SECONDS, self._leave_if_empty, group)
+
+    async def _join(self, group: str) -> None:
+        """Subscribe the process channel to ``group``, after any leave of it still in flight.
+
+        A failure (Redis down) is logged and retried by the repair loop; meanwhile the log repair
+        delivers the group's events.
+        """
+        for _ in range(3):
+            if group in self.joined:
+                return
+            op = self._ops.get(group)
+            if op is None:
+                op = self._ops[group] = asyncio.ensure_future(self._subscribe(group))
+                op.add_done_callback(lambda _, g=group, o=op: self._ops.pop(g, None) if self._ops.get(g) is o else None)
             try:
-                repaired = await self.reconcile()
-            except Exception:  # noqa: BLE001 - the database may be restarting; try again next tick
-                logger.warning("reconciliation against the event log failed", exc_info=True)
-            else:
-                if repaired:
-                    metrics.repaired.inc(repaired)
-                    logger.info("delivered %s events from the log that pub/sub lost", repaired)
-            await reach.flush(get_channel_layer())
+                await asyncio.shield(op)
+            except Exception:  # noqa: BLE001 - logged; retried each repair tick
+                logger.warning("could not subscribe to %s; the log repair covers it", group, exc_info=True)
+                return
 
-    async def reconcile(self) -> int:
-        """Deliver what the live stream missed; returns how many events were repaired."""
-        live = [c for c in self.consumers if c.cursor is not None]
-        if not live:
+    async def _subscribe(self, group: str) -> None:
+        await self._layer.group_add(group, self._channel)
+        self.joined.add(group)
+
+    def _leave_if_empty(self, group: str) -> None:
+        if group in self.members or group not in self.joined or group in self._ops:
+            return
+        self.joined.discard(group)
+        op = self._ops[group] = asyncio.ensure_future(self._unsubscribe(group))
+        op.add_done_callback(lambda _, o=op: self._ops.pop(group, None) if self._ops.get(group) is o else None)
+
+    async def _unsubscribe(self, group: str) -> None:
+        try:
+            await self._layer.group_discard(group, self._channel)
+        except Exception:  # noqa: BLE001 - a stale subscription only costs messages we drop
+            logger.warning("could not unsubscribe from %s", group, exc_info=True)
+
+    async def rejoin_missing(self) -> None:
+        """Join every group that has sockets but no subscription (after a failed join)."""
+        missing = [group for group in self.members if group not in self.joined and group not in self._ops]
+        if missing:
+            await asyncio.gather(*(self._join(group) for group in missing))
+
+    # Delivery ---------------------------------------------------------------------------------
+
+    async def _receive_loop(self) -> None:
+        while True:
+            try:
+                message = await self._layer.receive(self._channel)
+                await self.handle(message)
+                # The layer hands over queued messages without suspending; yielding between them
+                # lets the servers flush sockets and answer HTTP requests during a burst.
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad message must not stop the process's fan-out
+                logger.exception("live hub failed to handle a message")
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        kind = message.get("type")
+        if kind == "deal.event":
+            event_id = message["id"]
+            if event_id in self._recent:
+                return
+            self._recent[event_id] = None
+            if len(self._recent) > RECENT_EVENTS:
+                self._recent.popitem(last=False)
+            await self.fan_out(LiveEvent.from_message(message))
+        elif kind == "session.ended":
+            for consumer in list(self.members.get(message["group"], ())):
+                await consumer.end_session()
+
+    def targets(self, event: LiveEvent) -> set[DealsConsumer]:
+        groups = [self.members[g] for g in event.groups if g in self.members]
+        if len(groups) == 1:
+            return groups[0]
+        return set().union(*groups)
+
+    async def fan_out(self, event: LiveEvent) -> int:
+        """Offer one event to the sockets of its groups; returns how many were sent a frame."""
+        targets = self.targets(event)
+        if not targets:
             return 0
-        latest, _ = await db_read(log_bounds)()
-        if latest < self.settled_head:
-            # The log was emptied (a test database being flushed): start over from it.
-            self.settled_head = latest
-            return 0
-        head, self.settled_head = self.settled_head, latest
-        low = min(c.cursor.base for c in live)
-        if head <= low:
-            return 0
-        events = await db_read(log_events)(after=low, through=head, limit=REPLAY_LIMIT + 1)
-        if len(events) > REPLAY_LIMIT:
-            for consumer in live:
-                if consumer.cursor is not None and consumer.cursor.base < head - REPLAY_LIMIT:
-                    await consumer.resync()
-            events = events[-REPLAY_LIMIT:]
-        repaired = 0
-        for event in events:
-            targets = set().union(*(self.by_cell.get(cell, ()) for cell in event.cells))
-            for consumer in targets:
-                repaired += await consumer.deliver(event.position, event.envelope, event.footprints, event.deal)
-        for consumer in live:
-            if consumer.cursor is not None:
-                consumer.cursor.advance(head)
-        return repaired
+        limit = settings.REALTIME_MAX_UNSENT_BYTES
+        sent = 0
+        for consumer in list(targets):
+            if consumer.pending is not None:
+                consumer.hold(event)
+                continue
+            frame = consumer.frame_for(event)
+            if frame is None:
+                continue
+            if consumer.unsent() > limit:
+                consumer.too_slow()
+                continue
+            await consumer.send_text(frame)
+            sent += 1
+        metrics.dispatched.inc(len(targets))
+        metrics.deliveries.inc(sent)
+        return sent
 
 
 hub = LiveHub()
+# Counted from the hub's own set, so a socket that ended without its cleanup cannot leave it wrong.
+metrics.connections.set_function(lambda: len(hub.consumers))

@@ -14,10 +14,17 @@ from prometheus_client.core import GaugeMetricFamily
 registry = CollectorRegistry()
 connections = Gauge("dealcast_socket_connections", "Open live sockets in this process", registry=registry)
 deliveries = Counter("dealcast_socket_deliveries", "Event frames sent to sockets by this process", registry=registry)
+dispatched = Counter(
+    "dealcast_socket_dispatches",
+    "Sockets an event was offered to by its groups; above deliveries by the sockets the exact check dropped",
+    registry=registry,
+)
 repaired = Counter(
     "dealcast_repaired_events", "Events delivered from the log because pub/sub lost them", registry=registry
 )
-slow_closes = Counter("dealcast_slow_client_closes", "Sockets closed with 4008 for a backlog", registry=registry)
+slow_closes = Counter(
+    "dealcast_slow_client_closes", "Sockets closed with 4008 for too many unsent bytes", registry=registry
+)
 
 
 class OutboxCollector:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import uuid
 from typing import Any
 
@@ -60,17 +62,44 @@ def outbox_record(
         footprints=footprints,
         envelope=build_envelope(event_id=event_id, event_type=event_type, data=data),
     )
-    connection = transaction.get_connection()
-    # One wake-up per transaction is enough, however many rows a bulk path records.
-    if not any(callback is _wake_relay for _, callback, _ in connection.run_on_commit):
-        transaction.on_commit(_wake_relay)
+    transaction.on_commit(relay_waker.wake)
     return row
 
 
-def _wake_relay() -> None:
-    from realtime.tasks import relay_outbox
+class RelayWaker:
+    """Wakes the relay after commits, with at most one wake-up being sent per process at a time.
 
-    try:
-        relay_outbox.delay()
-    except Exception:  # noqa: BLE001 - the beat sweep relays the row within a second anyway
-        logger.warning("could not wake the relay; the sweep will pick the row up", exc_info=True)
+    A commit only sets a flag; a daemon thread turns the flag into one Celery message, so a burst of
+    commits costs a few broker round trips instead of one each, and no commit waits on the broker.
+    A commit that lands while a message is being sent sets the flag again: no wake-up is lost.
+    """
+
+    def __init__(self) -> None:
+        self._flag = threading.Event()
+        self._pid: int | None = None
+        self._lock = threading.Lock()
+
+    def wake(self) -> None:
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    # A forked worker child inherits the flag but not the thread.
+                    self._flag = threading.Event()
+                    threading.Thread(target=self._run, name="relay-waker", daemon=True).start()
+                    self._pid = os.getpid()
+        self._flag.set()
+
+    def _run(self) -> None:
+        from realtime.tasks import relay_outbox
+
+        flag = self._flag
+        while True:
+            flag.wait()
+            flag.clear()
+            try:
+                relay_outbox.delay()
+            except Exception:  # noqa: BLE001 - the beat sweep relays the row within a second anyway
+                logger.warning("could not wake the relay; the sweep will pick the row up", exc_info=True)
+
+
+relay_waker = RelayWaker()

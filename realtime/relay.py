@@ -3,13 +3,19 @@
 Sequencing runs under one PostgreSQL advisory lock held to commit, so positions become visible in
 the order they were handed out: a reader that sees position N has every committed position below N.
 Pushing happens after that commit and is best-effort; what pub/sub loses, the web processes repair
-from the log (see ``realtime.hub``), and a ``sequenced`` row left by a killed worker is pushed again
-by the sweep.
+from the log (see ``realtime.repair``), and a ``sequenced`` row left by a killed worker is pushed
+again by the sweep.
+
+One relay at a time takes its turn (a session advisory lock around sequence-and-push), so pub/sub
+carries events in position order: two workers that sequenced batches one after the other could
+otherwise push them the other way round, and a shopper would see a deal withdrawn before it changed.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,6 +33,7 @@ from realtime.publisher import publisher
 logger = logging.getLogger(__name__)
 
 SEQUENCE_LOCK_KEY = 0x0DEA1CA5
+PUSH_TURN_LOCK_KEY = 0x0DEA1CA6
 REPUBLISH_AFTER = timedelta(seconds=2)
 BACKOFF_BASE_SECONDS = 1.0
 ENVELOPE_KEYS = frozenset({"id", "type", "version", "source", "occurred_at", "correlation_id", "causation_id", "data"})
@@ -141,7 +148,9 @@ def layer_message(row: OutboxEvent) -> dict:
     """What travels through pub/sub: the envelope encoded once, for every recipient."""
     return {
         "type": "deal.event",
+        "id": str(row.event_id),
         "position": row.position,
+        "cells": row.cells,
         "footprints": row.footprints,
         "deal": [row.deal_id, row.market_id, row.type],
         "envelope": orjson.dumps(row.envelope),
@@ -170,8 +179,30 @@ def publish_rows(rows: list[OutboxEvent]) -> int:
     return len(rows)
 
 
+@contextmanager
+def relay_turn() -> Iterator[None]:
+    """Hold the relay's turn: no other relay sequences or pushes until it is released.
+
+    A session-level lock, so it spans the sequencing transactions and the pushes after them; it is
+    released however the block ends, and by PostgreSQL itself if the worker dies.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [PUSH_TURN_LOCK_KEY])
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [PUSH_TURN_LOCK_KEY])
+        except Exception:  # noqa: BLE001 - a broken connection took the lock with it
+            logger.warning("could not release the relay turn; the connection is gone", exc_info=True)
+
+
 def relay_pending(*, max_batches: int = 50) -> RelayResult:
-    """Drain what is due: sequence a batch, push it, repeat until nothing is left."""
+    """Drain what is due: sequence a batch, push it, repeat until nothing is left.
+
+    Precondition: the caller holds ``relay_turn()``.
+    """
     sequenced = published = 0
     for _ in range(max_batches):
         rows = sequence_batch()
@@ -187,7 +218,10 @@ def relay_pending(*, max_batches: int = 50) -> RelayResult:
 
 
 def republish_stale() -> int:
-    """Push again rows sequenced a while ago but never marked published (a worker died between)."""
+    """Push again rows sequenced a while ago but never marked published (a worker died between).
+
+    Precondition: the caller holds ``relay_turn()``.
+    """
     cutoff = timezone.now() - REPUBLISH_AFTER
     rows = list(
         OutboxEvent.objects.filter(state=OutboxEvent.State.SEQUENCED, sequenced_at__lt=cutoff).order_by("position")[

@@ -11,12 +11,10 @@ from realtime.publisher import publisher
 
 logger = logging.getLogger(__name__)
 
-SESSION_ENDED = {"type": "session.ended"}
-
-
 def _close(groups: list[str]) -> None:
     try:
-        publisher.publish((group, SESSION_ENDED) for group in groups)
+        # The group rides along: a web process receives every login group on one channel.
+        publisher.publish((group, {"type": "session.ended", "group": group}) for group in groups)
     except Exception:  # noqa: BLE001 - the consumer re-checks the user on its next reconcile
         logger.warning("could not tell web processes to close sockets of %s", groups, exc_info=True)
 

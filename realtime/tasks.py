@@ -7,8 +7,9 @@ from realtime import relay
 
 @shared_task(ignore_result=True)
 def relay_outbox() -> None:
-    relay.relay_pending()
-    relay.republish_stale()
+    with relay.relay_turn():
+        relay.relay_pending()
+        relay.republish_stale()
 
 
 @shared_task(ignore_result=True)

@@ -237,7 +237,7 @@ def test_a_connection_too_far_behind_is_closed_and_resumes_without_loss(stack, c
     from tests.factories import deal_fields
 
     # given a web process that allows a backlog of only 3 messages per connection
-    stack.start_web(extra_env={"REALTIME_MAX_PENDING_FRAMES": "3"})
+    stack.start_web(extra_env={"REALTIME_MAX_UNSENT_BYTES": "2000"})
     web = len(stack.webs) - 1
     shopper = ShopperFactory()
     sock = connect_shopper(shopper, web=web)

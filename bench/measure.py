@@ -1,0 +1,176 @@
+"""What the benchmark measures besides the sockets: server CPU, staff writes, commits, the relay, loss."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import urllib.error
+import urllib.request
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))], 2)
+
+
+class Sampler:
+    """CPU of the server processes (web, worker) and RSS of the web processes."""
+
+    def __init__(self, web_pids: list[int], worker_pids: list[int]) -> None:
+        import psutil
+
+        self.web = [psutil.Process(p) for p in web_pids]
+        self.procs = self.web + [c for p in worker_pids for c in [psutil.Process(p), *psutil.Process(p).children(recursive=True)]]
+        for proc in self.procs:
+            proc.cpu_percent(None)
+
+    def web_rss(self) -> int:
+        return sum(p.memory_info().rss for p in self.web)
+
+    def web_cpu_seconds(self) -> float:
+        return sum(t.user + t.system for t in (p.cpu_times() for p in self.web))
+
+    def cpu_percent(self) -> float:
+        return round(sum(p.cpu_percent(None) for p in self.procs), 1)
+
+
+def scrape(port: int, name: str) -> float:
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " "))
+
+
+class StaffWriter(threading.Thread):
+    """A market's staff publishing through the integration API over HTTP while the sockets are busy.
+
+    Counts every request that failed or took over a second: staff must not wait on the shoppers.
+    """
+
+    def __init__(self, base_url: str, token: str, market_id: int, category: str, rate: float) -> None:
+        super().__init__(daemon=True)
+        self.base_url, self.token, self.market_id, self.category, self.rate = base_url, token, market_id, category, rate
+        self.stop = threading.Event()
+        self.latencies_ms: list[float] = []
+        self.failed = 0
+
+    def run(self) -> None:
+        rng = random.Random(17)
+        while not self.stop.wait(1 / self.rate):
+            price = round(rng.uniform(1, 5), 2)
+            body = json.dumps({"market": self.market_id, "product": "Staff special", "category": self.category,
+                               "original_price": f"{price + 1:.2f}", "price": f"{price:.2f}",
+                               "ends_at": "2099-01-01T00:00:00Z"}).encode()
+            request = urllib.request.Request(f"{self.base_url}/api/discounts/", data=body, method="POST", headers={
+                "Authorization": f"Token {self.token}", "Content-Type": "application/json"})
+            started = time.monotonic()
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    ok = response.status == 201
+            except (urllib.error.URLError, TimeoutError, ConnectionError):
+                ok = False
+            self.latencies_ms.append((time.monotonic() - started) * 1000)
+            self.failed += 0 if ok else 1
+
+    def summary(self) -> dict:
+        return {"requests": len(self.latencies_ms), "failed": self.failed,
+                "over_1s": sum(1 for ms in self.latencies_ms if ms > 1000),
+                "latency_ms": {"p50": percentile(self.latencies_ms, 50), "p99": percentile(self.latencies_ms, 99)}}
+
+
+def staff_token() -> tuple[str, int, str]:
+    """An API token of a demo market's staff user, that market and a category slug."""
+    from rest_framework.authtoken.models import Token
+
+    from discounts.models import Category
+    from markets.models import Market
+
+    market = Market.objects.order_by("pk").first()
+    staff = market.staff.order_by("pk").first()
+    token, _ = Token.objects.get_or_create(user=staff)
+    return token.key, market.pk, Category.objects.order_by("pk").first().slug
+
+
+def storm_loss(shoppers: list[dict], received: dict[str, list[str]], since: float, until: float) -> dict:
+    """Events each shopper should have had from the storm's start, against what it received.
+
+    Expected: every event sequenced in the window whose footprints are in the shopper's area (the
+    server's own rule, ``Subscription.match``).
+    """
+    from datetime import datetime, timezone
+
+    from realtime.models import OutboxEvent
+    from realtime.subscriptions import Subscription
+
+    window = OutboxEvent.objects.filter(
+        created_at__gte=datetime.fromtimestamp(since, timezone.utc),
+        created_at__lte=datetime.fromtimestamp(until, timezone.utc), position__isnull=False,
+    ).values_list("event_id", "footprints")
+    events = [(str(event_id), footprints) for event_id, footprints in window]
+    expected = lost = 0
+    for shopper in shoppers:
+        sub = Subscription.build(lat=shopper["lat"], lng=shopper["lng"], radius_km=shopper["radius_km"])
+        got = set(received.get(shopper["session"], ()))
+        for event_id, footprints in events:
+            if sub.match(footprints) is not None:
+                expected += 1
+                lost += event_id not in got
+    return {"events": len(events), "expected_deliveries": expected, "lost": lost}
+
+
+def measure_commits(seconds: float) -> tuple[float, list[float]]:
+    """Deal commits per second through the service, post-save signal and outbox, one writer."""
+    from django.utils import timezone
+
+    from discounts.demo import random_deal_fields
+    from discounts.models import Category
+    from discounts.services import discount_create
+    from harness.verify import wait_drained
+    from markets.models import Market
+
+    rng = random.Random(11)
+    categories, markets = list(Category.objects.all()), list(Market.objects.all())
+    since = timezone.now()
+    count, started = 0, time.monotonic()
+    while time.monotonic() - started < seconds:
+        discount_create(market=rng.choice(markets), **random_deal_fields(rng, categories))
+        count += 1
+    rate = count / (time.monotonic() - started)
+    wait_drained()
+    return rate, relay_lags_ms(since)
+
+
+def relay_lags_ms(since) -> list[float]:
+    from realtime.models import OutboxEvent
+
+    rows = OutboxEvent.objects.filter(created_at__gte=since, published_at__isnull=False)
+    return [(p - c).total_seconds() * 1000 for c, p in rows.values_list("created_at", "published_at")]
+
+
+def measure_relay(stack, events: int) -> float:
+    """Events per second through sequence + pub/sub push, with the workers stopped so nothing competes."""
+    from django.utils import timezone
+
+    from discounts.demo import random_deal_fields
+    from discounts.models import Category, Discount
+    from markets.models import Market
+    from realtime import relay
+
+    for worker in list(stack.workers):
+        stack.kill(worker)
+        stack.workers.remove(worker)
+    if stack.beat:
+        stack.kill(stack.beat)
+        stack.beat = None
+    rng = random.Random(5)
+    categories, markets = list(Category.objects.all()), list(Market.objects.all())
+    Discount.objects.bulk_create([
+        Discount(market=rng.choice(markets), starts_at=timezone.now(), **random_deal_fields(rng, categories))
+        for _ in range(events)
+    ])
+    started = time.monotonic()
+    with relay.relay_turn():
+        result = relay.relay_pending(max_batches=10**6)
+    return result.published / (time.monotonic() - started)

@@ -1,0 +1,121 @@
+"""The web process, not the socket, is the unit of subscription: real daphne, Redis and clients."""
+
+from __future__ import annotations
+
+import socket
+import time
+import urllib.request
+
+import pytest
+import redis
+from django.conf import settings
+from django.utils import timezone
+
+from discounts.models import Discount
+from harness.shopper import session_cookie
+from realtime.groups import cell_group
+from realtime.subscriptions import Subscription
+from tests.factories import BERLIN, MarketFactory, ShopperFactory, deal_fields, offset_km
+
+pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
+
+
+def group_channel(group: str) -> str:
+    return f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}__group__{group}"
+
+
+def subscribers(channels: list[str]) -> dict[str, int]:
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        return {name.decode(): count for name, count in client.pubsub_numsub(*channels)}
+    finally:
+        client.close()
+
+
+def metric(port: int, name: str) -> float:
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " "))
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
+def burst(market, count: int, product: str = "Burst") -> None:
+    fields = deal_fields(market=market)
+    fields.pop("market")
+    Discount.objects.bulk_create(
+        [Discount(market=market, starts_at=timezone.now(), **{**fields, "product": f"{product} {i}"}) for i in range(count)]
+    )
+
+
+def test_many_sockets_in_one_area_cost_one_subscription_per_cell(stack, connect_shopper):
+    # given the groups of a 5 km area around the shoppers' saved home (on the 52.52 parallel)
+    home_cells = sorted(Subscription.build(lat=BERLIN[0], lng=BERLIN[1], radius_km=5).cells)
+    channels = [group_channel(cell_group(cell)) for cell in home_cells]
+    far_lat, far_lng = offset_km(*BERLIN, north_km=60)
+    far_cells = Subscription.build(lat=far_lat, lng=far_lng, radius_km=5).cells - set(home_cells)
+    far_channels = [group_channel(cell_group(cell)) for cell in far_cells]
+    assert all(count == 0 for count in subscribers(far_channels).values())
+    # when twenty shoppers there connect to one web process
+    sockets = [connect_shopper(ShopperFactory()) for _ in range(20)]
+    for sock in sockets:
+        sock.next("snapshot")
+    # then each cell's group has exactly one subscriber in Redis: the process
+    assert set(subscribers(channels).values()) == {1}
+    # and a shopper somewhere else adds that area's cells (the positive control)
+    elsewhere = connect_shopper(ShopperFactory(home_lat=far_lat, home_lng=far_lng))
+    elsewhere.next("snapshot")
+    assert set(subscribers(far_channels).values()) == {1}
+    # when they all leave, the process leaves each group about a second later: once per cell
+    for sock in [*sockets, elsewhere]:
+        sock.close()
+    assert wait_for(lambda: set(subscribers(channels + far_channels).values()) == {0}, timeout=10)
+
+
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
+def test_a_shopper_who_stops_reading_is_cut_loose_and_the_others_get_everything(stack, connect_shopper, server):
+    # given a web process (under each server the hub knows) that lets a socket leave 64 KB unread
+    market = MarketFactory(name="Near", lat=offset_km(*BERLIN, north_km=1)[0], lng=BERLIN[1])
+    port = stack.start_web(extra_env={"REALTIME_MAX_UNSENT_BYTES": str(64 * 1024)}, server=server)
+    web = len(stack.webs) - 1
+    try:
+        reader = connect_shopper(ShopperFactory(), web=web)
+        reader.next("snapshot")
+        stuck = stuck_socket(port, ShopperFactory(), origin=stack.base_url)
+        assert wait_for(lambda: metric(port, "dealcast_socket_connections") == 2)
+        closes_before = metric(port, "dealcast_slow_client_closes_total")
+        # when a burst of 1,000 deals goes out
+        burst(market, 1000)
+        # then the reader gets every one of them, once
+        ids = []
+        while len(ids) < 1000:
+            ids.append(reader.next("event", timeout=20)["event"]["data"]["id"])
+        assert len(set(ids)) == 1000
+        # and the socket that never read was closed as too slow, and the process let go of it
+        assert metric(port, "dealcast_slow_client_closes_total") == closes_before + 1
+        assert wait_for(lambda: metric(port, "dealcast_socket_connections") == 1, timeout=15)
+        stuck.close()
+    finally:
+        stack.stop_web(web)
+
+
+def stuck_socket(port: int, user, *, origin: str) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads again."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", port))
+    raw.sendall(
+        (
+            "GET /ws/deals/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: {origin}\r\nCookie: sessionid={session_cookie(user)}\r\n\r\n"
+        ).encode()
+    )
+    assert raw.recv(4096).startswith(b"HTTP/1.1 101")
+    return raw
