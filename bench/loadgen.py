@@ -19,6 +19,7 @@ import signal
 import time
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlencode
 
 import orjson
 import websockets
@@ -58,17 +59,15 @@ class SocketShopper:
         self.storm_ids: list[str] = []
 
     async def open(self, *, resume: bool) -> None:
-        self.ws = await websockets.connect(
-            self.url, additional_headers={"Cookie": f"sessionid={self.shopper['session']}", "Origin": self.origin},
-            open_timeout=120, max_size=2**24, ping_interval=None, close_timeout=1)
+        url = self.url
         if resume:
-            # The server first subscribes the saved location (a snapshot); the resume replaces it.
-            first = orjson.loads(await self.ws.recv())
-            await self.ws.send(orjson.dumps({"type": "subscribe", "lat": self.shopper["lat"], "lng": self.shopper["lng"],
-                                             "radius_km": self.shopper["radius_km"], "after": self.cursor}).decode())
-            if first.get("type") == "event":
-                self.handle(first, time.time())
-        else:
+            # As the live page reconnects: its own area and cursor in the URL, no saved-location snapshot.
+            url += "?" + urlencode({"lat": self.shopper["lat"], "lng": self.shopper["lng"],
+                                    "radius_km": self.shopper["radius_km"], "after": self.cursor})
+        self.ws = await websockets.connect(
+            url, additional_headers={"Cookie": f"sessionid={self.shopper['session']}", "Origin": self.origin},
+            open_timeout=120, max_size=2**24, ping_interval=None, close_timeout=1)
+        if not resume:
             snapshot = orjson.loads(await self.ws.recv())
             self.cursor = snapshot["cursor"]
 

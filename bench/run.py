@@ -141,7 +141,9 @@ def run(args) -> dict:
             (workdir / f"s{index}.json").write_text(json.dumps(shoppers[index::len(ws_urls)]))
             loadgens.append(spawn_loadgen(["--mode", "socket", "--url", url, "--origin", stack.base_url,
                                            "--sessions", str(workdir / f"s{index}.json")], workdir, f"socket{index}"))
+        spies = profile(args, stack, "connect", seconds=20)
         readies = [wait_ready(ready, proc, "connecting") for proc, ready, _ in loadgens]
+        finish_profile(spies)
         connected = sum(r["connected"] for r in readies)
         connect_s = max(r["connect_s"] for r in readies)
         time.sleep(2)
@@ -162,7 +164,9 @@ def run(args) -> dict:
             cpu_before, sent_before = sampler.web_cpu_seconds(), sum(scrape(p, "dealcast_socket_deliveries_total") for p in ports)
             dispatched_before = sum(scrape(p, "dealcast_socket_dispatches_total") for p in ports)
             since, start_t = timezone.now(), time.time()
+            spies = profile(args, stack, f"rate{rate:g}", seconds=args.phase_s) if rate == args.reference_rate * 5 else []
             changes = drive(rate, args.phase_s, rng)
+            finish_profile(spies)
             cpu = sampler.cpu_percent()
             time.sleep(1.5)
             web_cpu_s = sampler.web_cpu_seconds() - cpu_before
@@ -276,6 +280,27 @@ def run(args) -> dict:
         cluster.stop()
 
 
+def profile(args, stack, label: str, seconds: float) -> list[subprocess.Popen]:
+    """With ``--profile``, py-spy samples the web processes and the worker; collapsed stacks per process."""
+    if not args.profile:
+        return []
+    spy = str(Path(sys.executable).parent / "py-spy")
+    targets = [(f"web{i}", proc.pid) for i, (_, proc) in enumerate(stack.webs)] + [
+        (f"worker{i}", w.pid) for i, w in enumerate(stack.workers)]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    return [subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--subprocesses",
+                              "--format", "raw", "-o", str(RESULTS / f"profile-{args.name}-{label}-{name}.txt")],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name, pid in targets]
+
+
+def finish_profile(spies: list[subprocess.Popen]) -> None:
+    for spy in spies:
+        try:
+            spy.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+
+
 def partial_latencies(loadgens) -> list[tuple[float, float]]:
     """The socket latencies recorded so far, from every load generator (SIGUSR1 asks for them)."""
     pairs = []
@@ -350,6 +375,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int)
     parser.add_argument("--web", type=int, default=1)
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
+    parser.add_argument("--profile", action="store_true", help="py-spy the servers while connecting and at 5x the reference rate")
     parser.add_argument("--name")
     args = parser.parse_args()
     args.connections = args.connections or (1000 if args.quick else 10000)

@@ -97,8 +97,9 @@ class Discount(models.Model):
             raise ValidationError(errors)
 
     def save(self, *args, **kwargs) -> None:
-        # Atomic so the post-save outbox row commits with the row, whatever path called save().
-        with transaction.atomic(using=kwargs.get("using")):
+        # Atomic so the post-save outbox row commits with the row, whatever path called save(); no
+        # savepoint inside a service's transaction, which rolls back whole anyway.
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):
             super().save(*args, **kwargs)
         self.listed_before = self.listed
         self.loaded_category_id = self.category_id

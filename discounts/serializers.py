@@ -46,9 +46,34 @@ class DealSerializer(serializers.ModelSerializer):
         return data
 
 
-def deal_data(discount: Discount) -> dict:
-    """The self-contained Deal an event carries (no distance: that depends on the recipient)."""
-    return DealSerializer(discount).data
+def _iso(value) -> str:
+    # As DRF's DateTimeField renders it: in the current time zone, UTC written as "Z".
+    text = timezone.localtime(value).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def deal_data(discount: Discount, *, distance_km: float | None = None) -> dict:
+    """The Deal of the contract, exactly as ``DealSerializer`` renders it, without DRF's per-field work.
+
+    Every event's envelope and every socket snapshot is built here (a test holds the two equal); the
+    serializer's field machinery was most of the cost of recording an event.
+    """
+    market, category = discount.market, discount.category
+    data = {
+        "id": discount.pk,
+        "product": discount.product,
+        "category": {"slug": category.slug, "name": category.name},
+        "market": {"id": market.pk, "name": market.name, "address": market.address, "lat": market.lat, "lng": market.lng},
+        "original_price": f"{discount.original_price:.2f}",
+        "price": f"{discount.price:.2f}",
+        "currency": discount.currency,
+        "percent_off": discount.percent_off,
+        "starts_at": _iso(discount.starts_at),
+        "ends_at": _iso(discount.ends_at),
+    }
+    if distance_km is not None:
+        data["distance_km"] = round(float(distance_km), 3)
+    return data
 
 
 class DiscountWriteSerializer(serializers.Serializer):

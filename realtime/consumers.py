@@ -11,6 +11,8 @@ import asyncio
 import logging
 from typing import Any
 
+from urllib.parse import parse_qs
+
 import orjson
 from channels.generic.websocket import AsyncWebsocketConsumer
 
@@ -91,6 +93,16 @@ class DealsConsumer(AsyncWebsocketConsumer):
             login_groups.append(session_group(self.scope["session_key"]))
         await self.accept()
         await hub.attach(self, login_groups)
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        if "lat" in query:
+            # The subscribe frame's fields in the URL: a reconnecting page resumes its own area from
+            # its cursor at once, instead of first being shown the saved location's snapshot.
+            await self.handle_subscribe({
+                "lat": query["lat"][0], "lng": query.get("lng", [None])[0],
+                "radius_km": query.get("radius_km", [None])[0], "after": query.get("after", [None])[0],
+                "categories": [c for c in query.get("categories", [""])[0].split(",") if c] or None,
+            })
+            return
         saved = await db_read(_saved_subscription)(user)
         if saved is not None:
             await self.subscribe(saved, after=None)

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 
 from discounts.selectors import deals_search
-from discounts.serializers import DealSerializer
+from discounts.serializers import deal_data
 from realtime.cursor import Cursor
 from realtime.models import LogHead, OutboxEvent
 from realtime.subscriptions import Subscription
@@ -60,7 +60,7 @@ def area_snapshot(sub: Subscription) -> Snapshot:
             lat=sub.lat, lng=sub.lng, radius_km=sub.radius_km,
             categories=sorted(sub.categories) if sub.categories else None, ordering="distance",
         )[:SNAPSHOT_LIMIT]
-        data = DealSerializer(deals, many=True).data
+        data = [deal_data(deal, distance_km=getattr(deal, "distance_km", None)) for deal in deals]
     return Snapshot(deals=data, head=head)
 
 
