@@ -44,8 +44,7 @@ class Recorder:
         self.first_seen: dict[int, float] = {}
         self.errors = 0
         self.duplicates = 0
-        self.storm_since: float | None = None
-        self.storm_received: dict[str, list[str]] = {}
+        self.received: dict[str, list[str]] = {}
 
 
 class SocketShopper:
@@ -56,7 +55,7 @@ class SocketShopper:
         self.cursor: str | None = None
         self.ws = None
         self.seen: dict[str, int] = {}
-        self.storm_ids: list[str] = []
+        self.received_ids: list[str] = []
 
     async def open(self, *, resume: bool) -> None:
         url = self.url
@@ -85,8 +84,7 @@ class SocketShopper:
             self.rec.duplicates += 1
             return
         self.rec.latencies_ms.append((now, (now - _ts(event["occurred_at"])) * 1000))
-        if self.rec.storm_since is not None and _ts(event["occurred_at"]) >= self.rec.storm_since:
-            self.storm_ids.append(event["id"])
+        self.received_ids.append(event["id"])
 
     async def read(self) -> None:
         while True:
@@ -117,7 +115,6 @@ async def run_sockets(args, shoppers: list[dict], rec: Recorder, stop: asyncio.E
 
     async def storm() -> None:
         # Every shopper loses the connection at once and comes back, resuming from its cursor.
-        rec.storm_since = time.time()
         for task in readers.values():
             task.cancel()
         await asyncio.gather(*(c.ws.close() for c in readers), return_exceptions=True)
@@ -126,8 +123,7 @@ async def run_sockets(args, shoppers: list[dict], rec: Recorder, stop: asyncio.E
         for c, connected in zip(list(readers), back):
             readers[c] = asyncio.create_task(c.read()) if connected else readers[c]
         Path(args.ready + ".storm").write_text(json.dumps({
-            "reconnected": sum(back), "failed": len(back) - sum(back), "storm_s": time.monotonic() - begun,
-            "since": rec.storm_since}))
+            "reconnected": sum(back), "failed": len(back) - sum(back), "storm_s": time.monotonic() - begun}))
 
     loop.add_signal_handler(signal.SIGUSR2, lambda: asyncio.ensure_future(storm()))
     loop.add_signal_handler(signal.SIGUSR1, lambda: Path(args.out + ".partial").write_text(
@@ -136,7 +132,7 @@ async def run_sockets(args, shoppers: list[dict], rec: Recorder, stop: asyncio.E
     for task in readers.values():
         task.cancel()
     await asyncio.gather(*readers.values(), return_exceptions=True)
-    rec.storm_received = {c.shopper["session"]: c.storm_ids for c in clients if c.storm_ids}
+    rec.received = {c.shopper["session"]: c.received_ids for c in clients if c.received_ids}
 
 
 async def poll_client(base: str, path: str, session: str, interval: float, rec: Recorder, stop: asyncio.Event,
@@ -203,7 +199,7 @@ async def main_async(args) -> None:
     Path(args.out).write_text(json.dumps({
         "latencies_ms": rec.latencies_ms, "frames": rec.frames, "bytes": rec.bytes, "requests": rec.requests,
         "not_modified": rec.not_modified, "errors": rec.errors, "duplicates": rec.duplicates,
-        "storm_received": rec.storm_received,
+        "received": rec.received,
     }))
 
 

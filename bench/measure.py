@@ -94,7 +94,7 @@ def staff_token() -> tuple[str, int, str]:
 
 
 def storm_loss(shoppers: list[dict], received: dict[str, list[str]], since: float, until: float) -> dict:
-    """Events each shopper should have had from the storm's start, against what it received.
+    """Events each shopper should have had from the storm's start, against all it received.
 
     Expected: every event sequenced in the window whose footprints are in the shopper's area (the
     server's own rule, ``Subscription.match``).

@@ -195,7 +195,7 @@ def run(args) -> dict:
         staff.stop.set()
         staff.join()
         results = [finish_loadgen(proc, out) for proc, _, out in loadgens]
-        received = {k: v for r in results for k, v in r["storm_received"].items()}
+        received = {k: v for r in results for k, v in r["received"].items()}
         storm = {"reconnected": sum(s["reconnected"] for s in storms), "failed": sum(s["failed"] for s in storms),
                  "storm_s": round(max(s["storm_s"] for s in storms), 2),
                  **storm_loss(shoppers, received, storm_from, time.time() - 3),

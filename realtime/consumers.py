@@ -21,7 +21,7 @@ from realtime import metrics
 from realtime.cursor import Cursor, InvalidCursor
 from realtime.db import db_read
 from realtime.frames import LiveEvent
-from realtime.groups import cell_group, session_group, user_group
+from realtime.groups import cell_group, session_login, user_login
 from realtime.hub import hub
 from realtime.ratelimit import TokenBucket
 from realtime.reach import reach
@@ -88,11 +88,11 @@ class DealsConsumer(AsyncWebsocketConsumer):
         self.frame_budget = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
         self.subscribe_budget = TokenBucket(SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST)
         self.unsent = unsent_bytes_probe(self.base_send)
-        login_groups = [user_group(user.pk)]
+        logins = [user_login(user.pk)]
         if self.scope.get("session_key"):
-            login_groups.append(session_group(self.scope["session_key"]))
+            logins.append(session_login(self.scope["session_key"]))
         await self.accept()
-        await hub.attach(self, login_groups)
+        await hub.attach(self, logins)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if "lat" in query:
             # The subscribe frame's fields in the URL: a reconnecting page resumes its own area from
@@ -154,7 +154,7 @@ class DealsConsumer(AsyncWebsocketConsumer):
         async with self.lock:
             self.pending = []
             try:
-                old = {g for g in self.hub_groups if g.startswith("cell.")}
+                old = set(self.hub_groups)
                 new = {cell_group(cell) for cell in sub.cells}
                 hub.remove(self, list(old - new))
                 self.sub = sub

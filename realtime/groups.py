@@ -8,12 +8,16 @@ def cell_group(cell: str) -> str:
     return f"cell.{cell}"
 
 
-def user_group(user_id: int) -> str:
+# Every web process listens here for logins that ended; the message names the login.
+LOGINS_GROUP = "logins"
+
+
+def user_login(user_id: int) -> str:
     """Every socket of one user (closed when the account is deactivated)."""
     return f"user.{user_id}"
 
 
-def session_group(session_key: str) -> str:
+def session_login(session_key: str) -> str:
     """Every socket opened with one login session (closed at logout); the key itself never leaves."""
     return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
 

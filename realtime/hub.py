@@ -1,11 +1,12 @@
 """The web process's fan-out: one subscription per group per process, each event decoded once.
 
 Sockets never talk to the channel layer. The hub owns one layer channel for the whole process and
-joins a group (an H3 cell, a login session, a user) when the first local socket needs it, leaving it
+joins a cell's group when the first local socket needs it, leaving it
 ``LEAVE_AFTER_SECONDS`` after the last one goes, so a reconnecting crowd does not churn Redis and a
 mass disconnect costs one UNSUBSCRIBE per group, not per socket. Each event arrives once per group
-it was published to; the hub drops repeats by position, builds the frame's shared part once
+it was published to; the hub drops repeats by event id, builds the frame's shared part once
 (``realtime.frames``) and walks only the sockets of the event's groups, each with an exact check.
+Logins that end (logout, deactivation) are announced once to every process on the ``logins`` group.
 
 Writes never wait on a client: daphne (and uvicorn) accept a frame into the socket's buffer at once.
 The hub looks at that buffer before each write (``realtime.transport``) and closes a socket whose
@@ -26,6 +27,7 @@ from django.conf import settings
 
 from realtime import metrics
 from realtime.frames import LiveEvent
+from realtime.groups import LOGINS_GROUP
 
 if TYPE_CHECKING:
     from realtime.consumers import DealsConsumer
@@ -42,6 +44,7 @@ class LiveHub:
     def __init__(self) -> None:
         self.consumers: set[DealsConsumer] = set()
         self.members: dict[str, set[DealsConsumer]] = {}
+        self.by_login: dict[str, set[DealsConsumer]] = {}
         self.joined: set[str] = set()
         self._ops: dict[str, asyncio.Task] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
@@ -64,21 +67,35 @@ class LiveHub:
         from realtime.repair import repair_loop
 
         self._layer = get_channel_layer()
-        self._channel = await self._layer.new_channel(prefix="hub.")
+        channel = await self._layer.new_channel(prefix="hub.")
+        await self._layer.group_add(LOGINS_GROUP, channel)
+        self._channel = channel
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._receive_loop()), loop.create_task(repair_loop(self))]
 
     # Membership -------------------------------------------------------------------------------
 
-    async def attach(self, consumer: DealsConsumer, groups: list[str]) -> None:
-        """Register a socket and join its login groups before it is told anything."""
+    async def attach(self, consumer: DealsConsumer, logins: list[str]) -> None:
+        """Register a socket under its login's names (user, session) before it is told anything.
+
+        Logins are indexed here only: every process hears every login ending on the one ``logins``
+        group, so a socket costs Redis no subscription of its own.
+        """
         await self.start()
         self.consumers.add(consumer)
-        await self.add(consumer, groups)
+        for login in logins:
+            self.by_login.setdefault(login, set()).add(consumer)
+        consumer.logins = logins
 
     def detach(self, consumer: DealsConsumer) -> None:
         """Forget a socket however it ended (synchronous, so it runs even in a cancelled task)."""
         self.consumers.discard(consumer)
+        for login in getattr(consumer, "logins", ()):
+            members = self.by_login.get(login)
+            if members is not None:
+                members.discard(consumer)
+                if not members:
+                    del self.by_login[login]
         self.remove(consumer, list(consumer.hub_groups))
 
     async def add(self, consumer: DealsConsumer, groups: list[str]) -> None:
@@ -167,7 +184,7 @@ class LiveHub:
                 self._recent.popitem(last=False)
             await self.fan_out(LiveEvent.from_message(message))
         elif kind == "session.ended":
-            for consumer in list(self.members.get(message["group"], ())):
+            for consumer in list(self.by_login.get(message["login"], ())):
                 await consumer.end_session()
 
     def targets(self, event: LiveEvent) -> set[DealsConsumer]:

@@ -80,9 +80,9 @@ def test_many_sockets_in_one_area_cost_one_subscription_per_cell(stack, connect_
 
 @pytest.mark.parametrize("server", ["daphne", "uvicorn"])
 def test_a_shopper_who_stops_reading_is_cut_loose_and_the_others_get_everything(stack, connect_shopper, server):
-    # given a web process (under each server the hub knows) that lets a socket leave 64 KB unread
+    # given a web process (under each server the hub knows) with the default bound of unsent bytes
     market = MarketFactory(name="Near", lat=offset_km(*BERLIN, north_km=1)[0], lng=BERLIN[1])
-    port = stack.start_web(extra_env={"REALTIME_MAX_UNSENT_BYTES": str(64 * 1024)}, server=server)
+    port = stack.start_web(server=server)
     web = len(stack.webs) - 1
     try:
         reader = connect_shopper(ShopperFactory(), web=web)
@@ -90,7 +90,7 @@ def test_a_shopper_who_stops_reading_is_cut_loose_and_the_others_get_everything(
         stuck = stuck_socket(port, ShopperFactory(), origin=stack.base_url)
         assert wait_for(lambda: metric(port, "dealcast_socket_connections") == 2)
         closes_before = metric(port, "dealcast_slow_client_closes_total")
-        # when a burst of 1,000 deals goes out
+        # when a burst of 1,000 deals (~800 KB of frames) goes out
         burst(market, 1000)
         # then the reader gets every one of them, once
         ids = []
