@@ -38,6 +38,28 @@ class Sampler:
         return round(sum(p.cpu_percent(None) for p in self.procs), 1)
 
 
+def cpu_by_program() -> dict[str, float]:
+    """CPU seconds used so far by every process on the box, summed by program (daphne, postgres, ...)."""
+    import psutil
+
+    totals: dict[str, float] = {}
+    for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
+        times, cmd = proc.info["cpu_times"], proc.info["cmdline"] or []
+        if times is None:
+            continue
+        joined = " ".join(cmd)
+        name = next((k for k in ("daphne", "uvicorn", "bench.loadgen", "celery", "postgres", "valkey") if k in joined),
+                    proc.info["name"] or "?")
+        totals[name] = totals.get(name, 0.0) + times.user + times.system
+    return totals
+
+
+def cpu_split(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
+    """Each program's share of one core over an interval, in percent, busiest first."""
+    shares = {k: round(100 * (after[k] - before.get(k, 0.0)) / seconds, 1) for k in after}
+    return dict(sorted(((k, v) for k, v in shares.items() if v >= 1), key=lambda kv: -kv[1]))
+
+
 def scrape(port: int, name: str) -> float:
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
     return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " "))

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import (  # noqa: E402
-    Sampler, StaffWriter, measure_commits, measure_relay, percentile, relay_lags_ms, scrape, staff_token, storm_loss,
+    Sampler, StaffWriter, cpu_by_program, cpu_split, measure_commits, measure_relay, percentile, relay_lags_ms, scrape, staff_token, storm_loss,
 )
 from harness.cluster import LocalCluster  # noqa: E402
 from harness.verify import wait_drained  # noqa: E402
@@ -142,8 +142,14 @@ def run(args) -> dict:
             loadgens.append(spawn_loadgen(["--mode", "socket", "--url", url, "--origin", stack.base_url,
                                            "--sessions", str(workdir / f"s{index}.json")], workdir, f"socket{index}"))
         spies = profile(args, stack, "connect", seconds=20)
+        cpu_at_start, connect_started = cpu_by_program(), time.monotonic()
         readies = [wait_ready(ready, proc, "connecting") for proc, ready, _ in loadgens]
+        connect_cpu = cpu_split(cpu_at_start, cpu_by_program(), time.monotonic() - connect_started)
+        say(f"  CPU while connecting (% of one core): {connect_cpu}")
         finish_profile(spies)
+        if args.connect_only:
+            return {"name": args.name, "connections": connected, "connect_burst_s": round(connect_s, 2),
+                    "connect_cpu_percent": connect_cpu}
         connected = sum(r["connected"] for r in readies)
         connect_s = max(r["connect_s"] for r in readies)
         time.sleep(2)
@@ -258,6 +264,7 @@ def run(args) -> dict:
             "connections": connected,
             "connect_failures": sum(r["failed"] for r in readies),
             "connect_burst_s": round(connect_s, 2),
+            "connect_cpu_percent": connect_cpu,
             "deliveries_per_s": main["deliveries_per_s"],
             "max_deliveries_per_s_p99_under_250ms": max([p["deliveries_per_s"] for p in saturation] or [0]),
             "saturation_deliveries_per_s": max([p["deliveries_per_s"] for p in saturation] or [0]),
@@ -288,7 +295,8 @@ def profile(args, stack, label: str, seconds: float) -> list[subprocess.Popen]:
     targets = [(f"web{i}", proc.pid) for i, (_, proc) in enumerate(stack.webs)] + [
         (f"worker{i}", w.pid) for i, w in enumerate(stack.workers)]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    return [subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--subprocesses",
+    # --gil: only samples holding the GIL, so the shares are of CPU spent, not of threads waiting.
+    return [subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--gil",
                               "--format", "raw", "-o", str(RESULTS / f"profile-{args.name}-{label}-{name}.txt")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name, pid in targets]
 
@@ -376,6 +384,7 @@ def main() -> int:
     parser.add_argument("--web", type=int, default=1)
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--profile", action="store_true", help="py-spy the servers while connecting and at 5x the reference rate")
+    parser.add_argument("--connect-only", action="store_true", help="stop after connecting (for profiling connects)")
     parser.add_argument("--name")
     args = parser.parse_args()
     args.connections = args.connections or (1000 if args.quick else 10000)
@@ -392,6 +401,9 @@ def main() -> int:
     result = run(args)
     result["wall_s"] = round(time.monotonic() - started, 1)
     RESULTS.mkdir(parents=True, exist_ok=True)
+    if args.connect_only:
+        print(json.dumps(result))
+        return 0
     (RESULTS / f"{args.name}.json").write_text(json.dumps(result, indent=2))
     plot(result, RESULTS / f"{args.name}.png")
     print_summary(result)

@@ -1,15 +1,16 @@
-"""Who a socket belongs to, from its session cookie, in one trip to a database thread.
+"""Who a socket belongs to and what area they saved, from the session cookie, in one database trip.
 
 Channels' ``AuthMiddlewareStack`` loads the session and then the user as two calls queued on
 Channels' single shared database thread, so a crowd of reconnecting shoppers connects one query at
-a time. Here both reads run as one call on the loop's thread pool, through Django's own
-``auth.get_user`` (session hash checked, as for a page request).
+a time. Here the session, the user (through Django's own ``auth.get_user``: session hash checked, as
+for a page request) and the saved area run as one call on the loop's thread pool.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 from types import SimpleNamespace
+from typing import Any
 
 from django.conf import settings
 from django.contrib import auth
@@ -17,17 +18,28 @@ from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
 
 from realtime.db import db_read
+from realtime.subscriptions import Subscription
 
 
-def _login_of(session_key: str | None):
+def _login_of(session_key: str | None) -> tuple[Any, Subscription | None]:
     if not session_key:
-        return AnonymousUser()
+        return AnonymousUser(), None
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    return auth.get_user(SimpleNamespace(session=store))
+    user = auth.get_user(SimpleNamespace(session=store))
+    return user, saved_area(user) if user.is_authenticated else None
+
+
+def saved_area(user) -> Subscription | None:
+    if not user.has_saved_location:
+        return None
+    categories = list(user.categories.values_list("slug", flat=True))
+    return Subscription.build(
+        lat=user.home_lat, lng=user.home_lng, radius_km=float(user.radius_km), categories=categories or None
+    )
 
 
 class SessionAuthMiddleware:
-    """Puts ``user`` and ``session_key`` (the login the socket must close with) in the scope."""
+    """Puts ``user``, ``session_key`` (the login the socket must close with) and ``saved_area`` in the scope."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -39,6 +51,6 @@ class SessionAuthMiddleware:
                 cookies = parse_cookie(value.decode("latin-1"))
                 break
         session_key = cookies.get(settings.SESSION_COOKIE_NAME)
-        user = await db_read(_login_of)(session_key)
-        scope = dict(scope, user=user, session_key=session_key if user.is_authenticated else None)
+        user, saved = await db_read(_login_of)(session_key)
+        scope = dict(scope, user=user, session_key=session_key if user.is_authenticated else None, saved_area=saved)
         return await self.inner(scope, receive, send)

@@ -46,15 +46,6 @@ MAX_HELD_EVENTS = 2000
 HUB_ONLY = "dealcast-hub-only"
 
 
-def _saved_subscription(user) -> Subscription | None:
-    if not user.has_saved_location:
-        return None
-    categories = list(user.categories.values_list("slug", flat=True))
-    return Subscription.build(
-        lat=user.home_lat, lng=user.home_lng, radius_km=float(user.radius_km), categories=categories or None
-    )
-
-
 class DealsConsumer(AsyncWebsocketConsumer):
     """One shopper's connection.
 
@@ -103,7 +94,7 @@ class DealsConsumer(AsyncWebsocketConsumer):
                 "categories": [c for c in query.get("categories", [""])[0].split(",") if c] or None,
             })
             return
-        saved = await db_read(_saved_subscription)(user)
+        saved = self.scope.get("saved_area")
         if saved is not None:
             await self.subscribe(saved, after=None)
 

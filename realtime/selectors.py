@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
+from django.db import connection
 
 from discounts.selectors import deals_search
 from discounts.serializers import deal_data
 from realtime.cursor import Cursor
-from realtime.models import LogHead, OutboxEvent
+from realtime.models import OutboxEvent
+from realtime.snapshots import SNAPSHOT_LIMIT, Snapshot, city, snapshot_from_copy
 from realtime.subscriptions import Subscription
 
 REPLAY_LIMIT = 2000
-SNAPSHOT_LIMIT = 500
 
 
 class CursorTooOld(Exception):
@@ -36,32 +36,50 @@ class LogEvent:
         return [self.deal_id, self.market_id, self.type]
 
 
-@dataclass(frozen=True)
-class Snapshot:
-    deals: list[dict[str, Any]]
-    head: int
-
-
 def log_bounds() -> tuple[int, int]:
     """(head, pruned_through): the last committed position and the replay floor."""
-    head = LogHead.objects.filter(pk=1).values_list("position", "pruned_through").first()
-    return head or (0, 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT position, pruned_through FROM realtime_loghead WHERE id = 1")
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else (0, 0)
+
+
+def log_head_mark() -> tuple[int, str | None]:
+    """The head and the id of the event at it: which log, not only how far (positions restart when a
+    database is emptied or restored, ids do not)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT h.position, e.event_id::text FROM realtime_loghead h"
+            " LEFT JOIN realtime_outboxevent e ON e.position = h.position WHERE h.id = 1"
+        )
+        row = cursor.fetchone()
+    return (row[0], row[1]) if row else (0, None)
 
 
 def area_snapshot(sub: Subscription) -> Snapshot:
-    """The active deals in the area and the log position they reflect, read in one snapshot.
+    """The active deals in the area and the log position they reflect.
 
-    Every event at or below ``head`` is already reflected in ``deals``; later events may repeat what
-    the deals show, and applying them again is harmless.
+    The head is read first, then the deals, each in its own statement: an event gets its position
+    only after the change it describes committed, so every event at or below ``head`` is already
+    reflected in ``deals``. Later events may repeat what the deals show; applying them again is
+    harmless. The deals come from the process's copy of the city (``realtime.snapshots``) when it
+    has one as of this head.
     """
-    with transaction.atomic():
-        head, _ = log_bounds()
-        deals = deals_search(
-            lat=sub.lat, lng=sub.lng, radius_km=sub.radius_km,
-            categories=sorted(sub.categories) if sub.categories else None, ordering="distance",
-        )[:SNAPSHOT_LIMIT]
-        data = [deal_data(deal, distance_km=getattr(deal, "distance_km", None)) for deal in deals]
-    return Snapshot(deals=data, head=head)
+    head, event_id = log_head_mark()
+    if event_id is not None:
+        copy = city.at((head, event_id))
+        if copy is not None:
+            return snapshot_from_copy(copy, sub, head)
+    return Snapshot(deals=area_deals_queried(sub), head=head)
+
+
+def area_deals_queried(sub: Subscription) -> list[dict[str, Any]]:
+    """The area's active deals straight from the database, nearest first."""
+    deals = deals_search(
+        lat=sub.lat, lng=sub.lng, radius_km=sub.radius_km,
+        categories=sorted(sub.categories) if sub.categories else None, ordering="distance",
+    )[:SNAPSHOT_LIMIT]
+    return [deal_data(deal, distance_km=getattr(deal, "distance_km", None)) for deal in deals]
 
 
 def log_events(*, after: int, through: int, cells: frozenset[str] | None = None, limit: int = REPLAY_LIMIT) -> list[LogEvent]:

@@ -1,0 +1,104 @@
+"""Snapshots of an area from a per-process copy of the city's deals, kept as of one log position.
+
+A socket's snapshot used to be an ORM query of its own (the distance expression compiled, the rows
+loaded and rendered), the largest part of the CPU a connect cost. Shoppers differ in their areas but
+share the city: each web process keeps the deals that are or will become visible, rendered once, as
+of a log position, and reloads them when the log has moved. An area's snapshot is then a filter by
+exact distance, categories and validity window over that copy.
+
+It is exact for the position it names: the copy is loaded after its position was read, and an event
+only gets a position once its change committed, so every event at or below the position is
+reflected. Later events may repeat what the copy shows; applying them again is harmless.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from discounts.models import Discount
+from discounts.serializers import deal_data
+from markets.geo import distance_km
+from realtime.subscriptions import Subscription
+
+SNAPSHOT_LIMIT = 500
+# Past this many deals in the city, a copy per process costs more than it saves: query per area.
+MAX_CACHED_DEALS = 20_000
+
+
+@dataclass(frozen=True, slots=True)
+class CachedDeal:
+    data: dict[str, Any]
+    lat: float
+    lng: float
+    category: str
+    price: Decimal
+    starts_at: datetime
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    deals: list[dict[str, Any]]
+    head: int
+
+
+class CityDeals:
+    """The city's current and coming deals as of one log mark (one copy per process)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.mark: tuple[int, str] | None = None
+        self.deals: list[CachedDeal] | None = None
+
+    def at(self, mark: tuple[int, str]) -> list[CachedDeal] | None:
+        """The copy as of ``mark`` (head, id of the event there), reloaded if the log moved; None when
+        the city is too big to copy.
+
+        Precondition: ``mark`` was read from the log before this call.
+        """
+        with self._lock:
+            if self.mark != mark:
+                self.deals = self._load()
+                self.mark = mark
+            return self.deals
+
+    @staticmethod
+    def _load() -> list[CachedDeal] | None:
+        rows = list(
+            Discount.objects.filter(state=Discount.State.ACTIVE, ends_at__gt=timezone.now())
+            .select_related("market", "category")[: MAX_CACHED_DEALS + 1]
+        )
+        if len(rows) > MAX_CACHED_DEALS:
+            return None
+        return [
+            CachedDeal(deal_data(d), d.market.lat, d.market.lng, d.category.slug, d.price, d.starts_at, d.ends_at)
+            for d in rows
+        ]
+
+
+city = CityDeals()
+
+
+def snapshot_from_copy(deals: list[CachedDeal], sub: Subscription, head: int) -> Snapshot:
+    """What ``deals_search(..., ordering="distance")`` returns for the area, from the copy."""
+    now = timezone.now()
+    matched = []
+    for deal in deals:
+        if not deal.starts_at <= now < deal.ends_at:
+            continue
+        if sub.categories is not None and deal.category not in sub.categories:
+            continue
+        distance = distance_km(sub.lat, sub.lng, deal.lat, deal.lng)
+        if distance <= sub.radius_km:
+            matched.append((distance, deal.price, deal.data["id"], deal))
+    matched.sort(key=lambda row: row[:3])
+    return Snapshot(
+        deals=[{**deal.data, "distance_km": round(distance, 3)} for distance, _, _, deal in matched[:SNAPSHOT_LIMIT]],
+        head=head,
+    )
