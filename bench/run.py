@@ -147,14 +147,16 @@ def run(args) -> dict:
         connect_cpu = cpu_split(cpu_at_start, cpu_by_program(), time.monotonic() - connect_started)
         say(f"  CPU while connecting (% of one core): {connect_cpu}")
         finish_profile(spies)
-        if args.connect_only:
-            return {"name": args.name, "connections": connected, "connect_burst_s": round(connect_s, 2),
-                    "connect_cpu_percent": connect_cpu}
         connected = sum(r["connected"] for r in readies)
         connect_s = max(r["connect_s"] for r in readies)
         time.sleep(2)
         rss_after = sampler.web_rss()
         say(f"{connected} connected in {connect_s:.1f}s ({connected / connect_s:.0f}/s)")
+        if args.connect_only:
+            for proc, _, out in loadgens:
+                finish_loadgen(proc, out)
+            return {"name": args.name, "connections": connected, "connect_burst_s": round(connect_s, 2),
+                    "connect_cpu_percent": connect_cpu}
 
         from django.utils import timezone
 

@@ -38,6 +38,7 @@ LEAVE_AFTER_SECONDS = 1.0
 # An event published to several groups this process is in arrives once per group. Repeats are told
 # by event id, not position: positions start over when the log does (a restored or emptied database).
 RECENT_EVENTS = 4096
+YIELD_EVERY = 200
 
 
 class LiveHub:
@@ -212,6 +213,10 @@ class LiveHub:
                 continue
             await consumer.send_text(frame)
             sent += 1
+            if sent % YIELD_EVERY == 0:
+                # A big area's fan-out is tens of milliseconds of writes; staff saves and page
+                # requests on the same loop get their turn in between.
+                await asyncio.sleep(0)
         metrics.dispatched.inc(len(targets))
         metrics.deliveries.inc(sent)
         return sent
