@@ -152,15 +152,24 @@
     if (state.cursor) frame.after = state.cursor;
     return JSON.stringify(frame);
   }
+  // With an area already on screen, the socket's URL carries it and the cursor: the server resumes
+  // this view at once instead of first sending the saved location's snapshot.
+  function socketUrl() {
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/deals/";
+    if (!state.area) return url;
+    var a = state.area, query = "?" + areaQuery();
+    if (a.categories && a.categories.length) query += "&categories=" + encodeURIComponent(a.categories.join(","));
+    if (state.cursor) query += "&after=" + encodeURIComponent(state.cursor);
+    return url + query;
+  }
   function connect() {
     clearTimeout(state.retryTimer);
-    var ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/deals/");
+    var ws = new WebSocket(socketUrl());
     state.ws = ws;
     ws.onopen = function () {
       state.failures = 0;
       stopPolling();
       setStatus("live");
-      if (state.area) ws.send(subscribeFrame());
     };
     ws.onmessage = function (msg) {
       var frame = JSON.parse(msg.data);
