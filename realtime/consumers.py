@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from typing import Any
 
 from urllib.parse import parse_qs
@@ -75,6 +76,7 @@ class DealsConsumer(AsyncWebsocketConsumer):
         self.sub: Subscription | None = None
         self.cursor: Cursor | None = None
         self.pending: list[LiveEvent] | None = None
+        self.live_since = hub.tick
         self.closing = False
         self.frame_budget = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
         self.subscribe_budget = TokenBucket(SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST)
@@ -143,7 +145,7 @@ class DealsConsumer(AsyncWebsocketConsumer):
     async def subscribe(self, sub: Subscription, *, after: Cursor | None) -> None:
         """Join the new cells' groups first, then read the snapshot or replay, then apply what was held."""
         async with self.lock:
-            self.pending = []
+            self._hold_from_now()
             try:
                 old = set(self.hub_groups)
                 new = {cell_group(cell) for cell in sub.cells}
@@ -168,7 +170,7 @@ class DealsConsumer(AsyncWebsocketConsumer):
     async def resync(self) -> None:
         """Replace the client's view with a fresh snapshot (its gap is too long to replay)."""
         async with self.lock:
-            self.pending = []
+            self._hold_from_now()
             try:
                 await self._send_snapshot()
             finally:
@@ -181,10 +183,16 @@ class DealsConsumer(AsyncWebsocketConsumer):
             orjson.dumps({"type": "snapshot", "deals": snapshot.deals, "cursor": self.cursor.encode()}).decode()
         )
 
+    def _hold_from_now(self) -> None:
+        # Until the held events are applied, no repair tick may settle this socket's cursor.
+        self.pending = []
+        self.live_since = math.inf
+
     async def _apply_held(self) -> None:
         while self.pending:
             await self._send_if_new(self.pending.pop(0))
         self.pending = None
+        self.live_since = hub.tick
 
     async def _send_if_new(self, event: LiveEvent) -> None:
         frame = self.frame_for(event)
@@ -199,7 +207,12 @@ class DealsConsumer(AsyncWebsocketConsumer):
 
     def frame_for(self, event: LiveEvent) -> str | None:
         """The frame for ``event`` if it is new to this socket and concerns its area, else None."""
-        if self.closing or self.sub is None or self.cursor is None or self.cursor.seen(event.position):
+        if self.closing or self.sub is None or self.cursor is None:
+            return None
+        floor = hub.floor_for(self.live_since)
+        if floor > self.cursor.base:
+            self.cursor.advance(floor)
+        if self.cursor.seen(event.position):
             return None
         distance = self.sub.match(event.footprints)
         if distance is None:

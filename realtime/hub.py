@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 LEAVE_AFTER_SECONDS = 1.0
 # An event published to several groups this process is in arrives once per group. Repeats are told
 # by event id, not position: positions start over when the log does (a restored or emptied database).
-RECENT_EVENTS = 4096
+RECENT_EVENTS = 32768
 YIELD_EVERY = 200
 
 
@@ -53,6 +53,8 @@ class LiveHub:
         self._layer = None
         self._tasks: list[asyncio.Task] = []
         self._starting: asyncio.Task | None = None
+        self.tick = 0
+        self.settled: tuple[int, int] = (0, 0)
 
     # Life cycle -------------------------------------------------------------------------------
 
@@ -158,6 +160,25 @@ class LiveHub:
         missing = [group for group in self.members if group not in self.joined and group not in self._ops]
         if missing:
             await asyncio.gather(*(self._join(group) for group in missing))
+
+    # Repair bookkeeping (see ``realtime.repair``) ------------------------------------------------
+
+    def received(self, event_id: str) -> bool:
+        """Whether pub/sub brought this event to the process (recently)."""
+        return event_id in self._recent
+
+    def begin_tick(self) -> int:
+        self.tick += 1
+        return self.tick
+
+    def settle(self, tick: int, through: int) -> None:
+        """Every socket live all through ``tick`` has been offered every event up to ``through``."""
+        self.settled = (tick, through)
+
+    def floor_for(self, live_since: int) -> int:
+        """The position a socket that went live at tick ``live_since`` is settled through."""
+        tick, through = self.settled
+        return through if live_since < tick else 0
 
     # Delivery ---------------------------------------------------------------------------------
 

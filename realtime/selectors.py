@@ -30,6 +30,7 @@ class LogEvent:
     deal_id: int
     market_id: int
     type: str
+    event_id: str
 
     @property
     def deal(self) -> list:
@@ -88,9 +89,9 @@ def log_events(*, after: int, through: int, cells: frozenset[str] | None = None,
     if cells is not None:
         rows = rows.filter(cells__overlap=list(cells))
     values = rows.order_by("position").values_list(
-        "position", "envelope", "footprints", "cells", "deal_id", "market_id", "type"
+        "position", "envelope", "footprints", "cells", "deal_id", "market_id", "type", "event_id"
     )[:limit]
-    return [LogEvent(*row) for row in values]
+    return [LogEvent(*row[:-1], str(row[-1])) for row in values]
 
 
 def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEvent, float]], int]:
