@@ -119,8 +119,17 @@ async def run_sockets(args, shoppers: list[dict], rec: Recorder, stop: asyncio.E
             task.cancel()
         await asyncio.gather(*(c.ws.close() for c in readers), return_exceptions=True)
         begun = time.monotonic()
-        back = await asyncio.gather(*(connect(c, True) for c in readers))
-        for c, connected in zip(list(readers), back):
+        clients_back = list(readers)
+        back = await asyncio.gather(*(connect(c, True) for c in clients_back))
+        for _ in range(3):
+            # As the page does: a reconnect that failed is tried again, from the same cursor.
+            retry = [i for i, ok in enumerate(back) if not ok]
+            if not retry:
+                break
+            again = await asyncio.gather(*(connect(clients_back[i], True) for i in retry))
+            for i, done in zip(retry, again):
+                back[i] = done
+        for c, connected in zip(clients_back, back):
             readers[c] = asyncio.create_task(c.read()) if connected else readers[c]
         Path(args.ready + ".storm").write_text(json.dumps({
             "reconnected": sum(back), "failed": len(back) - sum(back), "storm_s": time.monotonic() - begun}))
