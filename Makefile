@@ -33,14 +33,9 @@ run: $(VENV)/.installed $(if $(filter-out 1,$(WEB)),$(NGINX))
 test: $(VENV)/.installed $(CHROMIUM) $(NGINX)
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
-# SERVER=uvicorn measures the same code under uvicorn; SWEEP=1 adds the 1k/5k/20k connection points.
+# SERVER=uvicorn measures the same code under uvicorn instead of daphne.
 bench: $(VENV)/.installed
 	$(PY) -m bench.run $(if $(QUICK),--quick,) $(if $(SERVER),--server $(SERVER),)
-ifdef SWEEP
-	$(PY) -m bench.run --connections 1000 $(if $(SERVER),--server $(SERVER),)
-	$(PY) -m bench.run --connections 5000 $(if $(SERVER),--server $(SERVER),)
-	$(PY) -m bench.run --connections 20000 --web 2 $(if $(SERVER),--server $(SERVER),)
-endif
 
 faults: $(VENV)/.installed
 	$(PY) -m harness.faults $(if $(SHORT),--short,)

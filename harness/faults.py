@@ -50,6 +50,7 @@ class FaultRun:
         seed_demo_city()
         self.stack.start_web()
         self.stack.start_worker()
+        self.stack.supervise_workers()
         self.stack.start_beat()
         wait_drained(settle_s=2.0)
         self._connect_clients()
@@ -243,8 +244,10 @@ def main(argv: list[str] | None = None) -> int:
             tallies.append(tally)
             print(f" {'ok' if tally.ok else 'FAILED'} ({tally.sent} events, {time.monotonic() - started:.0f}s)", flush=True)
     finally:
+        crashes = run.stack.worker_crashes if run.stack else 0
         run.stop()
     print_table(tallies)
+    print(f"\nCelery workers that exited on their own and were restarted (as a supervisor would): {crashes}")
     if args.json:
         args.json.write_text(json.dumps([asdict(t) for t in tallies], indent=2))
     failed = [t.fault for t in tallies if not t.ok]

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -49,6 +50,9 @@ class Stack:
         self.webs: list[tuple[int, subprocess.Popen]] = []
         self.workers: list[subprocess.Popen] = []
         self.beat: subprocess.Popen | None = None
+        self._killed: set[subprocess.Popen] = set()
+        self._stopping = False
+        self.worker_crashes = 0
 
     def _spawn(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.logdir / f"{name}.log", "ab")
@@ -73,20 +77,43 @@ class Stack:
         wait_http(f"http://127.0.0.1:{port}/healthz")
         return port
 
+    def supervise_workers(self) -> None:
+        """Restart a worker that exits on its own, as the production supervisor does (docs/deploy.md).
+
+        Celery's worker can die on a Redis restart: a wake-up it could not acknowledge sends kombu's
+        restore path into an "Unrecoverable error" (kombu's Redis transport; seen in ``make faults``).
+        Each such exit is counted in ``worker_crashes`` and reported, never hidden.
+        """
+        self.worker_crashes = 0
+
+        def watch() -> None:
+            while not self._stopping:
+                for index, proc in enumerate(list(self.workers)):
+                    if proc.poll() is not None and proc not in self._killed:
+                        self.worker_crashes += 1
+                        self.workers[index] = self._spawn_worker(index)
+                time.sleep(0.5)
+
+        threading.Thread(target=watch, name="worker-supervisor", daemon=True).start()
+
     def start_worker(self) -> subprocess.Popen:
-        proc = self._spawn(
-            f"worker-{len(self.workers)}",
-            [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=2", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "-l", "INFO", "-n", f"test{len(self.workers)}@%h"],
-        )
+        proc = self._spawn_worker(len(self.workers))
         self.workers.append(proc)
         return proc
+
+    def _spawn_worker(self, index: int) -> subprocess.Popen:
+        return self._spawn(
+            f"worker-{index}",
+            [str(BIN / "celery"), "-A", "config", "worker", "--concurrency=2", "--without-gossip",
+             "--without-mingle", "--without-heartbeat", "-l", "INFO", "-n", f"test{index}@%h"],
+        )
 
     def start_beat(self) -> None:
         schedule = self.logdir / "beat-schedule"
         self.beat = self._spawn("beat", [str(BIN / "celery"), "-A", "config", "beat", "-l", "INFO", f"--schedule={schedule}"])
 
     def kill(self, proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        self._killed.add(proc)
         try:
             os.killpg(proc.pid, sig)
         except ProcessLookupError:
@@ -99,6 +126,7 @@ class Stack:
         return port
 
     def stop(self) -> None:
+        self._stopping = True
         for proc in [p for _, p in self.webs] + self.workers + ([self.beat] if self.beat else []):
             if proc.poll() is None:
                 self.kill(proc, signal.SIGTERM)

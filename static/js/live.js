@@ -165,11 +165,14 @@
   function connect() {
     clearTimeout(state.retryTimer);
     var ws = new WebSocket(socketUrl());
+    ws.area = state.area;
     state.ws = ws;
     ws.onopen = function () {
       state.failures = 0;
       stopPolling();
       setStatus("live");
+      // The area was chosen (or changed) while the socket was opening: its URL does not carry it.
+      if (state.area && state.area !== ws.area) ws.send(subscribeFrame());
     };
     ws.onmessage = function (msg) {
       var frame = JSON.parse(msg.data);
