@@ -199,22 +199,36 @@ def relay_turn() -> Iterator[None]:
 
 
 def relay_pending(*, max_batches: int = 50) -> RelayResult:
-    """Drain what is due: sequence a batch, push it, repeat until nothing is left.
+    """Drain what is due: sequence a batch, push everything not yet pushed, repeat until done.
+
+    Rows a failed push left sequenced (Redis away) are pushed again before and with the newer ones, in
+    position order: a deal's events must not overtake each other on pub/sub (after a network cut the
+    fault suite saw an "updated" arrive after a newer one and stick on shoppers' screens).
 
     Precondition: the caller holds ``relay_turn()``.
     """
     sequenced = published = 0
     for _ in range(max_batches):
         rows = sequence_batch()
-        if not rows:
-            break
         sequenced += len(rows)
+        backlog = _not_yet_pushed()
+        if not backlog:
+            break
         try:
-            published += publish_rows(rows)
-        except Exception:  # noqa: BLE001 - rows stay sequenced; the sweep and the web processes recover them
-            logger.warning("pushing %s events to pub/sub failed; they stay in the log", len(rows), exc_info=True)
+            published += publish_rows(backlog)
+        except Exception:  # noqa: BLE001 - rows stay sequenced; the next turn and the web processes recover them
+            logger.warning("pushing %s events to pub/sub failed; they stay in the log", len(backlog), exc_info=True)
+            break
+        if not rows and len(backlog) < settings.OUTBOX_BATCH_SIZE:
             break
     return RelayResult(sequenced=sequenced, published=published)
+
+
+def _not_yet_pushed() -> list[OutboxEvent]:
+    """Sequenced rows not yet pushed, oldest position first (one batch)."""
+    return list(
+        OutboxEvent.objects.filter(state=OutboxEvent.State.SEQUENCED).order_by("position")[: settings.OUTBOX_BATCH_SIZE]
+    )
 
 
 def republish_stale() -> int:
