@@ -11,7 +11,6 @@ import asyncio
 import logging
 import math
 from typing import Any
-
 from urllib.parse import parse_qs
 
 import orjson
@@ -99,9 +98,6 @@ class DealsConsumer(AsyncWebsocketConsumer):
         saved = self.scope.get("saved_area")
         if saved is not None:
             await self.subscribe(saved, after=None)
-
-    async def disconnect(self, code: int) -> None:
-        hub.detach(self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Parse a client frame; anything malformed gets an error frame and the socket stays open."""

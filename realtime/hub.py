@@ -128,10 +128,7 @@ class LiveHub:
         for _ in range(3):
             if group in self.joined:
                 return
-            op = self._ops.get(group)
-            if op is None:
-                op = self._ops[group] = asyncio.ensure_future(self._subscribe(group))
-                op.add_done_callback(lambda _, g=group, o=op: self._ops.pop(g, None) if self._ops.get(g) is o else None)
+            op = self._ops.get(group) or self._start_op(group, self._subscribe(group))
             try:
                 await asyncio.shield(op)
             except Exception:  # noqa: BLE001 - logged; retried each repair tick
@@ -146,8 +143,13 @@ class LiveHub:
         if group in self.members or group not in self.joined or group in self._ops:
             return
         self.joined.discard(group)
-        op = self._ops[group] = asyncio.ensure_future(self._unsubscribe(group))
-        op.add_done_callback(lambda _, o=op: self._ops.pop(group, None) if self._ops.get(group) is o else None)
+        self._start_op(group, self._unsubscribe(group))
+
+    def _start_op(self, group: str, coro) -> asyncio.Task:
+        """Run a subscribe or unsubscribe of ``group`` as the one operation in flight for it."""
+        op = self._ops[group] = asyncio.ensure_future(coro)
+        op.add_done_callback(lambda _: self._ops.pop(group) if self._ops.get(group) is op else None)
+        return op
 
     async def _unsubscribe(self, group: str) -> None:
         try:

@@ -3,8 +3,8 @@
 Sequencing runs under one PostgreSQL advisory lock held to commit, so positions become visible in
 the order they were handed out: a reader that sees position N has every committed position below N.
 Pushing happens after that commit and is best-effort; what pub/sub loses, the web processes repair
-from the log (see ``realtime.repair``), and a ``sequenced`` row left by a killed worker is pushed
-again by the sweep.
+from the log (see ``realtime.repair``), and a ``sequenced`` row left by a killed worker or a failed
+push is pushed by the next relay's turn (the sweep's at the latest), before any newer row.
 
 One relay at a time takes its turn (a session advisory lock around sequence-and-push), so pub/sub
 carries events in position order: two workers that sequenced batches one after the other could
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 
 SEQUENCE_LOCK_KEY = 0x0DEA1CA5
 PUSH_TURN_LOCK_KEY = 0x0DEA1CA6
-REPUBLISH_AFTER = timedelta(seconds=2)
 BACKOFF_BASE_SECONDS = 1.0
 ENVELOPE_KEYS = frozenset({"id", "type", "version", "source", "occurred_at", "correlation_id", "causation_id", "data"})
 
@@ -229,20 +228,6 @@ def _not_yet_pushed() -> list[OutboxEvent]:
     return list(
         OutboxEvent.objects.filter(state=OutboxEvent.State.SEQUENCED).order_by("position")[: settings.OUTBOX_BATCH_SIZE]
     )
-
-
-def republish_stale() -> int:
-    """Push again rows sequenced a while ago but never marked published (a worker died between).
-
-    Precondition: the caller holds ``relay_turn()``.
-    """
-    cutoff = timezone.now() - REPUBLISH_AFTER
-    rows = list(
-        OutboxEvent.objects.filter(state=OutboxEvent.State.SEQUENCED, sequenced_at__lt=cutoff).order_by("position")[
-            : settings.OUTBOX_BATCH_SIZE
-        ]
-    )
-    return publish_rows(rows)
 
 
 def outbox_retry_dead(*, rows) -> tuple[int, int]:

@@ -9,7 +9,6 @@ from realtime import relay
 def relay_outbox() -> None:
     with relay.relay_turn():
         relay.relay_pending()
-        relay.republish_stale()
 
 
 @shared_task(ignore_result=True)
