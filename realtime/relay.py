@@ -207,18 +207,22 @@ def relay_pending(*, max_batches: int = 50) -> RelayResult:
     Precondition: the caller holds ``relay_turn()``.
     """
     sequenced = published = 0
+    # Only an earlier turn can have left rows sequenced but not pushed: within this one every push
+    # either succeeds or ends the turn. So look for them until there are none, then push each fresh
+    # batch as it is sequenced.
+    leftovers = True
     for _ in range(max_batches):
-        rows = sequence_batch()
-        sequenced += len(rows)
-        backlog = _not_yet_pushed()
-        if not backlog:
-            break
+        batch = _not_yet_pushed() if leftovers else []
+        leftovers = len(batch) == settings.OUTBOX_BATCH_SIZE
+        if not batch:
+            batch = sequence_batch()
+            sequenced += len(batch)
+            if not batch:
+                break
         try:
-            published += publish_rows(backlog)
+            published += publish_rows(batch)
         except Exception:  # noqa: BLE001 - rows stay sequenced; the next turn and the web processes recover them
-            logger.warning("pushing %s events to pub/sub failed; they stay in the log", len(backlog), exc_info=True)
-            break
-        if not rows and len(backlog) < settings.OUTBOX_BATCH_SIZE:
+            logger.warning("pushing %s events to pub/sub failed; they stay in the log", len(batch), exc_info=True)
             break
     return RelayResult(sequenced=sequenced, published=published)
 
