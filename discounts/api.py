@@ -41,6 +41,10 @@ class LocationQuerySerializer(serializers.Serializer):
 class DealQuerySerializer(LocationQuerySerializer):
     q = serializers.CharField(required=False, max_length=200, allow_blank=True)
     category = serializers.SlugField(required=False, max_length=50)
+    categories = serializers.RegexField(
+        r"^[-a-zA-Z0-9_]+(,[-a-zA-Z0-9_]+)*$", required=False, max_length=2000,
+        help_text="Comma-separated category slugs (any of them); with `category`, either one matches.",
+    )
     ordering = serializers.ChoiceField(choices=list(selectors.ORDERINGS), required=False)
 
 
@@ -63,13 +67,14 @@ class DealListView(generics.ListAPIView):
 
     def get_queryset(self):
         params = _parse(DealQuerySerializer, self.request)
-        category = params.get("category")
+        slugs = [params["category"]] if params.get("category") else []
+        slugs += params["categories"].split(",") if params.get("categories") else []
         return selectors.deals_search(
             lat=params.get("lat"),
             lng=params.get("lng"),
             radius_km=params.get("radius_km"),
             q=params.get("q") or None,
-            categories=[category] if category else None,
+            category_ids=selectors.category_ids_for(slugs) if slugs else None,
             ordering=params.get("ordering"),
         )
 

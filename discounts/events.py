@@ -10,8 +10,9 @@ from typing import Any
 
 from django.utils import timezone
 
-from discounts.models import Discount
+from discounts.models import Category, Discount
 from discounts.serializers import deal_data
+from markets.models import Market
 from markets.geo import routing_cells
 from realtime.outbox import outbox_record
 
@@ -30,7 +31,20 @@ def event_type_for(discount: Discount, *, was_listed: bool, deleted: bool = Fals
 
 
 def footprint(discount: Discount) -> list[Any]:
-    return [discount.market.lat, discount.market.lng, discount.category.slug]
+    """Where and what the deal is, as subscriptions match it: ``[lat, lng, category_id]``.
+
+    The category's id, not its slug, so a renamed category keeps its shoppers.
+    """
+    return [discount.market.lat, discount.market.lng, discount.category_id]
+
+
+def loaded_footprint(discount: Discount) -> list[Any] | None:
+    """The footprint the deal had when loaded, if a routing field (``Discount.ROUTING_FIELDS``) changed since."""
+    if not discount.routing_changed:
+        return None
+    loaded = discount.loaded_routing
+    lat, lng = Market.objects.values_list("lat", "lng").get(pk=loaded["market_id"])
+    return [lat, lng, loaded["category_id"]]
 
 
 def record_discount_event(
@@ -38,8 +52,8 @@ def record_discount_event(
 ) -> None:
     """Record the event for this change, if shoppers see one.
 
-    ``previous`` is where and what the deal was before (lat, lng, category slug) when that changed,
-    so shoppers who could see it there are told too.
+    ``previous`` is the deal's footprint before the change when that differs, so the shoppers who
+    could see it there are told too (``Subscription.left`` tells them to drop it).
     """
     event_type = event_type_for(discount, was_listed=was_listed, deleted=deleted)
     if event_type is None:
@@ -56,3 +70,24 @@ def record_discount_event(
         cells=cells,
         footprints=footprints,
     )
+
+
+def record_listed_deals_changed(
+    *, market: Market | None = None, category: Category | None = None,
+    previous_location: tuple[float, float] | None = None,
+) -> None:
+    """Record ``discount.updated`` for each listed deal of a market or category whose cards changed.
+
+    ``previous_location`` is where a moved market was, so shoppers there learn its deals left.
+    """
+    deals = Discount.objects.filter(listed=True).select_related("market", "category")
+    deals = deals.filter(market=market) if market is not None else deals.filter(category=category)
+    for discount in deals:
+        if market is not None:
+            discount.market = market
+        if category is not None:
+            discount.category = category
+        previous = None
+        if previous_location is not None:
+            previous = [*previous_location, discount.category_id]
+        record_discount_event(discount, was_listed=True, previous=previous)

@@ -4,6 +4,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
@@ -12,8 +13,15 @@ from discounts.querysets import DiscountQuerySet
 
 
 class Category(models.Model):
+    """A kind of product shoppers filter on.
+
+    Shoppers' sockets, saved preferences and feed URLs name categories by slug; ``former_slugs`` keeps
+    the slugs a rename replaced so those filters still find the category (``category_ids_for``).
+    """
+
     slug = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=80)
+    former_slugs = ArrayField(models.SlugField(max_length=50), default=list, blank=True, editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -21,6 +29,22 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance.loaded_shown = (instance.__dict__.get("slug"), instance.__dict__.get("name"))
+        return instance
+
+    def save(self, *args, **kwargs) -> None:
+        loaded_slug = getattr(self, "loaded_shown", (None, None))[0]
+        if loaded_slug and loaded_slug != self.slug and loaded_slug not in self.former_slugs:
+            self.former_slugs = [*self.former_slugs, loaded_slug]
+        self.former_slugs = [slug for slug in self.former_slugs if slug != self.slug]
+        # Atomic so the post-save outbox rows of its deals commit with the rename.
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+        self.loaded_shown = (self.slug, self.name)
 
 
 class Discount(models.Model):
@@ -51,6 +75,10 @@ class Discount(models.Model):
 
     objects = DiscountQuerySet.as_manager()
 
+    # The fields that decide which shoppers an event reaches: a change to any of them sends the event
+    # to the deal's footprint before the change as well as after (``discounts.events``).
+    ROUTING_FIELDS = ("market_id", "category_id")
+
     class Meta:
         ordering = ["-updated_at"]
         indexes = [
@@ -74,8 +102,14 @@ class Discount(models.Model):
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
         instance.listed_before = instance.__dict__.get("listed", False)
-        instance.loaded_category_id = instance.__dict__.get("category_id")
+        instance.loaded_routing = {name: instance.__dict__.get(name) for name in cls.ROUTING_FIELDS}
         return instance
+
+    @property
+    def routing_changed(self) -> bool:
+        """Whether a routing field differs from what was loaded from the database."""
+        loaded = getattr(self, "loaded_routing", None)
+        return loaded is not None and any(loaded[name] != getattr(self, name) for name in self.ROUTING_FIELDS)
 
     @property
     def percent_off(self) -> float:
@@ -102,7 +136,7 @@ class Discount(models.Model):
         with transaction.atomic(using=kwargs.get("using"), savepoint=False):
             super().save(*args, **kwargs)
         self.listed_before = self.listed
-        self.loaded_category_id = self.category_id
+        self.loaded_routing = {name: getattr(self, name) for name in self.ROUTING_FIELDS}
 
     def delete(self, *args, **kwargs):
         with transaction.atomic(using=kwargs.get("using")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from django.db.models import ExpressionWrapper, F, FloatField, Q, QuerySet, Value
@@ -26,6 +27,24 @@ def _distance_expression(lat: float, lng: float):
     return ExpressionWrapper(2 * EARTH_RADIUS_KM * ASin(Least(Sqrt(a), Value(1.0))), output_field=FloatField())
 
 
+def category_ids_for(slugs: Iterable[str]) -> frozenset[int]:
+    """The categories these slugs name now or named before a rename; unknown slugs name none.
+
+    A slug that is some category's current slug names that one only, even if another category used it
+    before.
+    """
+    wanted = set(slugs)
+    if not wanted:
+        return frozenset()
+    rows = Category.objects.filter(Q(slug__in=wanted) | Q(former_slugs__overlap=list(wanted))).values_list(
+        "id", "slug", "former_slugs"
+    )
+    current = {slug for _, slug, _ in rows if slug in wanted}
+    return frozenset(
+        pk for pk, slug, former in rows if slug in wanted or (set(former) & wanted) - current
+    )
+
+
 def deals_active(*, now: datetime | None = None) -> QuerySet[Discount]:
     """Deals a shopper may see now: active and inside their validity window."""
     now = now or timezone.now()
@@ -46,11 +65,11 @@ def deals_search(
     lng: float | None = None,
     radius_km: float | None = None,
     q: str | None = None,
-    categories: list[str] | None = None,
+    category_ids: Collection[int] | None = None,
     ordering: str | None = None,
     now: datetime | None = None,
 ) -> QuerySet[Discount]:
-    """Active deals filtered by area, product text and category slugs.
+    """Active deals filtered by area, product text and categories (``category_ids_for`` turns slugs into ids).
 
     Precondition: coordinates and radius are already validated (``markets.geo.clean_*``). With a
     location, each deal carries ``distance_km``; without one, ``distance`` ordering falls back to price.
@@ -58,8 +77,8 @@ def deals_search(
     deals = deals_active(now=now)
     if q:
         deals = deals.filter(product__icontains=q.strip())
-    if categories:
-        deals = deals.filter(category__slug__in=categories)
+    if category_ids is not None:
+        deals = deals.filter(category_id__in=category_ids)
     has_location = lat is not None and lng is not None
     if has_location:
         deals = deals.annotate(distance_km=_distance_expression(lat, lng))

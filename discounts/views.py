@@ -43,7 +43,7 @@ def search(request):
         category = params.get("category")
         context["results"] = selectors.deals_search(
             lat=lat, lng=lng, radius_km=params.get("radius_km") if lat is not None else None,
-            q=params.get("q") or None, categories=[category.slug] if category else None,
+            q=params.get("q") or None, category_ids=[category.pk] if category else None,
             ordering=params.get("ordering"),
         )[:RESULTS_SHOWN]
         if params.get("q"):

@@ -44,7 +44,7 @@ def tally_clients(name: str, clients: list[LiveClient], *, after: int) -> Tally:
         tally.delivered += len(expected & got)
         tally.lost += len(expected - got)
         fresh = deals_search(
-            lat=sub.lat, lng=sub.lng, radius_km=sub.radius_km, categories=sorted(sub.categories) if sub.categories else None
+            lat=sub.lat, lng=sub.lng, radius_km=sub.radius_km, category_ids=sub.categories
         )
         shown = {deal_id: deal["price"] for deal_id, deal in client.view.items()}
         tally.view_mismatches += len({(d.pk, str(d.price)) for d in fresh} ^ set(shown.items()))

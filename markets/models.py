@@ -28,17 +28,31 @@ class Market(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    # What a deal card shows of its market: a change to any of these is news for its deals' shoppers.
+    SHOWN_FIELDS = ("name", "address", "lat", "lng")
+
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        instance._loaded_location = (instance.__dict__.get("lat"), instance.__dict__.get("lng"))
+        instance._loaded_shown = {name: instance.__dict__.get(name) for name in cls.SHOWN_FIELDS}
         return instance
+
+    @property
+    def _loaded_location(self) -> tuple[float, float] | None:
+        loaded = getattr(self, "_loaded_shown", None)
+        return None if loaded is None else (loaded["lat"], loaded["lng"])
 
     @property
     def moved(self) -> bool:
         """Whether the location differs from the one loaded from the database."""
-        loaded = getattr(self, "_loaded_location", None)
+        loaded = self._loaded_location
         return loaded is not None and loaded != (self.lat, self.lng)
+
+    @property
+    def shown_changed(self) -> bool:
+        """Whether anything a deal card shows of the market differs from what was loaded."""
+        loaded = getattr(self, "_loaded_shown", None)
+        return loaded is not None and any(loaded[name] != getattr(self, name) for name in self.SHOWN_FIELDS)
 
     def save(self, *args, **kwargs) -> None:
         # The cell is a pure function of the location; deriving it here keeps every write path right.
@@ -46,4 +60,4 @@ class Market(models.Model):
         # Atomic so the post-save outbox rows commit with the row, whatever path called save().
         with transaction.atomic(using=kwargs.get("using")):
             super().save(*args, **kwargs)
-        self._loaded_location = (self.lat, self.lng)
+        self._loaded_shown = {name: getattr(self, name) for name in self.SHOWN_FIELDS}

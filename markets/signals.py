@@ -1,4 +1,4 @@
-"""Post-save receiver: a market that moved tells the shoppers of its listed deals, old and new area."""
+"""Post-save receiver: a market whose deal cards change (moved, renamed) tells its deals' shoppers."""
 
 from __future__ import annotations
 
@@ -8,16 +8,13 @@ from django.dispatch import receiver
 from markets.models import Market
 
 
-@receiver(post_save, sender=Market, dispatch_uid="market_moved_outbox")
+@receiver(post_save, sender=Market, dispatch_uid="market_changed_outbox")
 def market_saved(sender, instance: Market, created: bool, raw: bool = False, **kwargs) -> None:
-    if raw or created or not instance.moved:
+    if raw or created or not instance.shown_changed:
         return
-    from discounts.events import record_discount_event
-    from discounts.models import Discount
+    from discounts.events import record_listed_deals_changed
 
     old_lat, old_lng = instance._loaded_location
-    for discount in Discount.objects.filter(market=instance, listed=True).select_related("category"):
-        discount.market = instance
-        record_discount_event(
-            discount, was_listed=True, previous=[old_lat, old_lng, discount.category.slug]
-        )
+    record_listed_deals_changed(
+        market=instance, previous_location=(old_lat, old_lng) if instance.moved else None
+    )

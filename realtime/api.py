@@ -64,6 +64,9 @@ class ChangesView(APIView):
             except CursorTooOld:
                 body["reset"] = True
             else:
-                body["events"] = [{"event": event.envelope, "distance_km": distance} for event, distance in matched]
+                body["events"] = [
+                    {"event": sub.envelope_for(event.type, event.envelope, event.footprints), "distance_km": distance}
+                    for event, distance in matched
+                ]
                 body["cursor"] = str(max(head, after.base))
         return Response(body, headers={"ETag": etag})

@@ -32,9 +32,9 @@ def _login_of(session_key: str | None) -> tuple[Any, Subscription | None]:
 def saved_area(user) -> Subscription | None:
     if not user.has_saved_location:
         return None
-    categories = list(user.categories.values_list("slug", flat=True))
     return Subscription.build(
-        lat=user.home_lat, lng=user.home_lng, radius_km=float(user.radius_km), categories=categories or None
+        lat=user.home_lat, lng=user.home_lng, radius_km=float(user.radius_km),
+        category_ids=list(user.categories.values_list("id", flat=True)),
     )
 
 

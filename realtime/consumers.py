@@ -128,7 +128,7 @@ class DealsConsumer(AsyncWebsocketConsumer):
             await self.send_error("rate_limited", f"At most {SUBSCRIBES_PER_SECOND:g} subscriptions per second.")
             return
         try:
-            sub = Subscription.build(
+            sub = await db_read(Subscription.build)(
                 lat=frame.get("lat"), lng=frame.get("lng"),
                 radius_km=frame.get("radius_km"), categories=frame.get("categories"),
             )
@@ -214,6 +214,8 @@ class DealsConsumer(AsyncWebsocketConsumer):
         if distance is None:
             return None
         self.cursor.add(event.position)
+        if event.left_head is not None and self.sub.left(event.footprints):
+            return event.frame(distance, self.cursor.encode(), left=True)
         if event.reaches and distance <= self.sub.radius_km:
             reach.record(deal_id=event.deal_id, market_id=event.market_id, user_id=self.user_id)
         return event.frame(distance, self.cursor.encode())

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from realtime.groups import cell_group
+from realtime.subscriptions import LEFT_TYPE, SHOWING
 
 if TYPE_CHECKING:
     from realtime.selectors import LogEvent
@@ -19,6 +20,8 @@ class LiveEvent:
 
     ``head`` is the contract's event frame up to the recipient's distance; a socket's frame is
     ``head`` + its distance + its cursor, so the envelope is encoded once per process, not per socket.
+    ``left_head`` is the same as a withdrawal, for the sockets a moved deal has left
+    (``Subscription.left``); only events with a footprint from before the change have one.
     """
 
     position: int
@@ -28,6 +31,7 @@ class LiveEvent:
     market_id: int
     type: str
     head: str
+    left_head: str | None
 
     @classmethod
     def build(
@@ -35,7 +39,13 @@ class LiveEvent:
         event_type: str, envelope: bytes,
     ) -> "LiveEvent":
         head = '{"type":"event","event":' + envelope.decode() + ',"distance_km":'
-        return cls(position, tuple(cell_group(c) for c in cells), footprints, deal_id, market_id, event_type, head)
+        left_head = None
+        if len(footprints) > 1 and event_type in SHOWING:
+            left_envelope = orjson.dumps({**orjson.loads(envelope), "type": LEFT_TYPE})
+            left_head = '{"type":"event","event":' + left_envelope.decode() + ',"distance_km":'
+        return cls(
+            position, tuple(cell_group(c) for c in cells), footprints, deal_id, market_id, event_type, head, left_head
+        )
 
     @classmethod
     def from_message(cls, message: dict[str, Any]) -> "LiveEvent":
@@ -59,6 +69,7 @@ class LiveEvent:
         """Whether a shopper who gets this event has been shown the deal (counted as reach)."""
         return self.type in ("discount.published", "discount.updated")
 
-    def frame(self, distance_km: float, cursor: str) -> str:
-        # A cursor is digits and dots, and a finite float's repr is valid JSON: nothing to escape.
-        return f'{self.head}{distance_km!r},"cursor":"{cursor}"}}'
+    def frame(self, distance_km: float, cursor: str, *, left: bool = False) -> str:
+        # A cursor is digits, dots and a dash, and a finite float's repr is valid JSON: nothing to escape.
+        head = self.left_head if left else self.head
+        return f'{head}{distance_km!r},"cursor":"{cursor}"}}'

@@ -28,7 +28,7 @@ class OutboxEvent(models.Model):
     market_id = models.BigIntegerField()
     cells = ArrayField(models.CharField(max_length=16), help_text="Groups the event is pushed to.")
     footprints = models.JSONField(
-        help_text="Where and what the deal was before and after the change: [[lat, lng, category], ...]."
+        help_text="Where and what the deal was before and after the change: [[lat, lng, category_id], ...]."
     )
     envelope = models.JSONField()
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)

@@ -78,7 +78,7 @@ def area_deals_queried(sub: Subscription) -> list[dict[str, Any]]:
     """The area's active deals straight from the database, nearest first."""
     deals = deals_search(
         lat=sub.lat, lng=sub.lng, radius_km=sub.radius_km,
-        categories=sorted(sub.categories) if sub.categories else None, ordering="distance",
+        category_ids=sub.categories, ordering="distance",
     )[:SNAPSHOT_LIMIT]
     return [deal_data(deal, distance_km=getattr(deal, "distance_km", None)) for deal in deals]
 

@@ -36,7 +36,7 @@ class CachedDeal:
     data: dict[str, Any]
     lat: float
     lng: float
-    category: str
+    category: int
     price: Decimal
     starts_at: datetime
     ends_at: datetime
@@ -77,7 +77,7 @@ class CityDeals:
         if len(rows) > MAX_CACHED_DEALS:
             return None
         return [
-            CachedDeal(deal_data(d), d.market.lat, d.market.lng, d.category.slug, d.price, d.starts_at, d.ends_at)
+            CachedDeal(deal_data(d), d.market.lat, d.market.lng, d.category_id, d.price, d.starts_at, d.ends_at)
             for d in rows
         ]
 

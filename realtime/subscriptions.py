@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from discounts.selectors import category_ids_for
 from markets.geo import clean_lat, clean_lng, clean_radius_km, covering_cells, distance_km
 
 MAX_CATEGORIES = 50
+# The event types that show a deal; a recipient the deal has left gets them as a withdrawal.
+SHOWING = ("discount.published", "discount.updated")
+LEFT_TYPE = "discount.withdrawn"
 
 
 @dataclass(frozen=True)
@@ -15,38 +20,64 @@ class Subscription:
     lat: float
     lng: float
     radius_km: float
-    categories: frozenset[str] | None
+    categories: frozenset[int] | None
     cells: frozenset[str]
 
     @classmethod
-    def build(cls, *, lat: Any, lng: Any, radius_km: Any, categories: Any = None) -> "Subscription":
-        """Validate raw input; raises ``InvalidLocation`` or ``ValueError`` with a message for the user."""
+    def build(
+        cls, *, lat: Any, lng: Any, radius_km: Any, categories: Any = None,
+        category_ids: Collection[int] | None = None,
+    ) -> "Subscription":
+        """Validate raw input; raises ``InvalidLocation`` or ``ValueError`` with a message for the user.
+
+        ``categories`` are slugs from the client, current or replaced by a rename (a database read);
+        ``category_ids`` are ids the caller already holds.
+        """
         lat, lng, radius = clean_lat(lat), clean_lng(lng), clean_radius_km(radius_km)
         if categories is not None:
             if not isinstance(categories, (list, tuple)) or not all(isinstance(c, str) for c in categories):
                 raise ValueError("categories must be a list of category slugs.")
             if len(categories) > MAX_CATEGORIES:
                 raise ValueError(f"At most {MAX_CATEGORIES} categories.")
-        cats = frozenset(categories) if categories else None
+            if categories:
+                category_ids = category_ids_for(categories)
+        cats = frozenset(category_ids) if category_ids else None
+        if categories and not cats:
+            cats = frozenset()
         return cls(lat, lng, radius, cats, frozenset(covering_cells(lat, lng, radius)))
 
     def distance_to(self, lat: float, lng: float) -> float:
         return distance_km(self.lat, self.lng, lat, lng)
 
+    def covers(self, footprint: list[Any]) -> bool:
+        lat, lng, category = footprint
+        if self.categories is not None and category not in self.categories:
+            return False
+        return self.distance_to(lat, lng) <= self.radius_km
+
     def match(self, footprints: list[list[Any]]) -> float | None:
         """The deal's current distance if any footprint (now or before the change) is in this area.
 
-        Footprints are ``[lat, lng, category_slug]``, the current one first; a deal that left the area
-        still matches on its old footprint so the shopper learns it is gone.
+        Footprints are ``[lat, lng, category_id]``, the current one first; a deal that left the area
+        still matches on its old footprint so the shopper learns it is gone (see ``left``).
         """
-        hit = False
+        # Inline rather than ``covers()``: this runs for every socket an event may concern.
         for lat, lng, category in footprints:
             if self.categories is not None and category not in self.categories:
                 continue
             if self.distance_to(lat, lng) <= self.radius_km:
-                hit = True
                 break
-        if not hit:
+        else:
             return None
         lat, lng, _ = footprints[0]
         return round(self.distance_to(lat, lng), 3)
+
+    def left(self, footprints: list[list[Any]]) -> bool:
+        """Whether a matched event moved its deal out of this area (market or category changed)."""
+        return len(footprints) > 1 and not self.covers(footprints[0])
+
+    def envelope_for(self, event_type: str, envelope: dict[str, Any], footprints: list[list[Any]]) -> dict[str, Any]:
+        """The envelope as this subscriber gets it: a deal that left the area arrives as withdrawn."""
+        if event_type in SHOWING and self.left(footprints):
+            return {**envelope, "type": LEFT_TYPE}
+        return envelope

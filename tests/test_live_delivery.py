@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 
 from discounts import services
 from discounts.demo import market_staff_group
+from discounts.models import Discount
 from realtime.models import OutboxEvent
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
 
@@ -113,6 +114,41 @@ def test_update_withdraw_and_expiry_arrive_as_their_events(connect_shopper, mark
     # beat's schedule tick (every 5 s) announces the expiry
     expired = sock.next("event", timeout=12)
     assert (expired["event"]["type"], expired["event"]["data"]["id"]) == ("discount.expired", expiring.pk)
+
+
+def test_a_moved_deal_leaves_the_old_area_and_a_renamed_category_keeps_its_filter(connect_shopper, market_1km):
+    # given a shopper 1 km from the market and one who filters on "dairy", both showing the deal
+    dairy = CategoryFactory(slug="dairy", name="Dairy")
+    near, dairy_only = connect_shopper(ShopperFactory()), connect_shopper(ShopperFactory())
+    near.next("snapshot")
+    dairy_only.next("snapshot")
+    dairy_only.subscribe(lat=BERLIN[0], lng=BERLIN[1], radius_km=5, categories=["dairy"])
+    dairy_only.next("snapshot")
+    deal = create_deal(market=market_1km, category=dairy)
+    for sock in (near, dairy_only):
+        assert sock.next("event")["event"]["type"] == "discount.published"
+    # when the category is renamed and staff change the deal's price
+    dairy.slug, dairy.name = "milk", "Milk"
+    dairy.save()
+    services.discount_update(discount=Discount.objects.get(pk=deal.pk), price=Decimal("1.00"))
+    # then the filtered shopper still gets both changes
+    events = [f["event"] for f in deal_events(dairy_only)]
+    assert [(e["type"], e["data"]["category"]["slug"]) for e in events] == [
+        ("discount.updated", "milk"), ("discount.updated", "milk"),
+    ]
+    assert events[-1]["data"]["price"] == "1.00"
+    deal_events(near)
+    # when staff move the deal to a market 30 km away through the API
+    far_market = MarketFactory(lat=BERLIN[0] + 0.27, lng=BERLIN[1])
+    staff = UserFactory(is_staff=True)
+    market_1km.staff.add(staff)
+    far_market.staff.add(staff)
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff).key}")
+    assert api.patch(f"/api/discounts/{deal.pk}/", {"market": far_market.pk}, format="json").status_code == 200
+    # then the near shopper is told to drop it
+    frame = near.next("event")
+    assert (frame["event"]["type"], frame["event"]["data"]["market"]["id"]) == ("discount.withdrawn", far_market.pk)
 
 
 def test_resume_after_disconnect_gets_exactly_what_was_missed(connect_shopper, market_1km):

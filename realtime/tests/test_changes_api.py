@@ -1,9 +1,13 @@
+from decimal import Decimal
+
 import pytest
 from rest_framework.test import APIClient
 
 from realtime import relay
 from realtime.models import LogHead
-from tests.factories import BERLIN, ShopperFactory, create_deal
+from discounts import services
+from discounts.models import Discount
+from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, create_deal
 
 pytestmark = pytest.mark.django_db
 
@@ -41,11 +45,57 @@ def test_events_after_a_cursor_in_the_area_only(shopper_api):
     assert other_city["events"] == []
 
 
+def feed(api, after: str, **params) -> list[dict]:
+    body = api.get("/api/deals/changes/", {**AREA, "after": after, **params}).json()
+    return [item["event"] for item in body["events"]]
+
+
 def test_category_filter(shopper_api):
-    create_deal()
+    produce = create_deal()
+    milk = create_deal(category=CategoryFactory(slug="dairy"))
     relay.sequence_batch()
-    body = shopper_api.get("/api/deals/changes/", {**AREA, "after": "0", "categories": "dairy,bakery"}).json()
-    assert body["events"] == []
+    assert [e["data"]["id"] for e in feed(shopper_api, "0", categories="dairy,bakery")] == [milk.pk]
+    assert [e["data"]["id"] for e in feed(shopper_api, "0")] == [produce.pk, milk.pk]
+
+
+def test_a_deal_moved_to_another_market_leaves_the_old_area_as_withdrawn():
+    # given a shopper near the deal's market and one near a market 30 km away
+    near, far = ShopperFactory(), ShopperFactory()
+    deal = create_deal()
+    far_market = MarketFactory(lat=BERLIN[0] + 0.27, lng=BERLIN[1])
+    far_area = {"lat": far_market.lat, "lng": far_market.lng}
+    relay.sequence_batch()
+    near_api, far_api = APIClient(), APIClient()
+    near_api.force_login(near)
+    far_api.force_login(far)
+    assert [e["type"] for e in feed(near_api, "0")] == ["discount.published"]
+    # when staff move the deal to the far market
+    services.discount_update(discount=Discount.objects.get(pk=deal.pk), market=far_market)
+    relay.sequence_batch()
+    # then the near shopper is told to drop it and the far shopper gets it
+    assert [e["type"] for e in feed(near_api, "1")] == ["discount.withdrawn"]
+    assert [e["type"] for e in feed(far_api, "1", **far_area)] == ["discount.updated"]
+
+
+def test_a_renamed_category_keeps_the_shoppers_who_filter_on_it(shopper_api):
+    # given a feed filtered on "dairy" that shows a dairy deal
+    dairy = CategoryFactory(slug="dairy", name="Dairy")
+    deal = create_deal(category=dairy)
+    relay.sequence_batch()
+    assert len(feed(shopper_api, "0", categories="dairy")) == 1
+    # when the category is renamed, then the deal changes and is withdrawn
+    dairy.slug, dairy.name = "milk-products", "Milk products"
+    dairy.save()
+    deal = Discount.objects.get(pk=deal.pk)
+    services.discount_update(discount=deal, price=Decimal("0.50"))
+    services.discount_withdraw(discount=Discount.objects.get(pk=deal.pk))
+    relay.sequence_batch()
+    # then the old filter still gets the rename, the change and the withdrawal, as does the new slug
+    for slug in ("dairy", "milk-products"):
+        events = feed(shopper_api, "1", categories=slug)
+        assert [e["type"] for e in events] == ["discount.updated", "discount.updated", "discount.withdrawn"]
+        assert events[0]["data"]["category"] == {"slug": "milk-products", "name": "Milk products"}
+    assert feed(shopper_api, "1", categories="bakery") == []
 
 
 def test_a_cursor_older_than_retention_asks_for_a_reset(shopper_api):

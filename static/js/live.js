@@ -53,9 +53,8 @@
   function selectedCategories() {
     return Array.prototype.map.call(document.querySelectorAll("input[name=cat]:checked"), function (i) { return i.value; });
   }
+  // The server filters by category (by id, so a renamed category keeps matching): only the radius here.
   function inArea(deal) {
-    var cats = state.area.categories;
-    if (cats && cats.length && cats.indexOf(deal.category.slug) < 0) return false;
     return deal.distance_km == null || deal.distance_km <= state.area.radius_km;
   }
 
@@ -157,8 +156,7 @@
   function socketUrl() {
     var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/deals/";
     if (!state.area) return url;
-    var a = state.area, query = "?" + areaQuery();
-    if (a.categories && a.categories.length) query += "&categories=" + encodeURIComponent(a.categories.join(","));
+    var query = "?" + areaQuery() + categoriesQuery();
     if (state.cursor) query += "&after=" + encodeURIComponent(state.cursor);
     return url + query;
   }
@@ -196,9 +194,13 @@
     var a = state.area;
     return "lat=" + a.lat + "&lng=" + a.lng + "&radius_km=" + a.radius_km;
   }
+  function categoriesQuery() {
+    var cats = state.area.categories;
+    return cats && cats.length ? "&categories=" + encodeURIComponent(cats.join(",")) : "";
+  }
   async function fetchSnapshot() {
     var head = await (await fetch("/api/deals/changes/?" + areaQuery(), { credentials: "same-origin" })).json();
-    var deals = [], url = "/api/deals/?ordering=distance&" + areaQuery();
+    var deals = [], url = "/api/deals/?ordering=distance&" + areaQuery() + categoriesQuery();
     while (url && deals.length < 500) {
       var page = await (await fetch(url, { credentials: "same-origin" })).json();
       deals = deals.concat(page.results);
@@ -210,9 +212,8 @@
   async function pollOnce() {
     if (!state.area) return;
     if (!state.cursor) { await fetchSnapshot(); return; }
-    var cats = state.area.categories.length ? "&categories=" + encodeURIComponent(state.area.categories.join(",")) : "";
     var headers = state.etag ? { "If-None-Match": state.etag } : {};
-    var resp = await fetch("/api/deals/changes/?after=" + encodeURIComponent(state.cursor) + "&" + areaQuery() + cats, { credentials: "same-origin", headers: headers });
+    var resp = await fetch("/api/deals/changes/?after=" + encodeURIComponent(state.cursor) + "&" + areaQuery() + categoriesQuery(), { credentials: "same-origin", headers: headers });
     if (resp.status === 304) return;
     state.etag = resp.headers.get("ETag");
     var body = await resp.json();
