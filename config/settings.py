@@ -220,11 +220,13 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 
-# Channels: the pub/sub layer, so group membership lives in each web process, not in Redis.
+# Channels: the pub/sub layer, so group membership lives in each web process, not in Redis. The
+# prefix also names the other keys of one deployment in a shared Redis (realtime.log_epoch).
+CHANNEL_LAYER_PREFIX = os.environ.get("CHANNEL_LAYER_PREFIX", "dealcast")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNEL_LAYER_PREFIX", "dealcast")},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": CHANNEL_LAYER_PREFIX},
     }
 }
 

@@ -53,11 +53,11 @@ class ChangesView(APIView):
         except (InvalidLocation, InvalidCursor, ValueError) as exc:
             raise serializers.ValidationError({"detail": str(exc)}) from None
 
-        head, _ = log_bounds()
-        etag = '"' + hashlib.sha256(f"{request.get_full_path()}|{head}".encode()).hexdigest()[:32] + '"'
+        head, _, epoch = log_bounds()
+        etag = '"' + hashlib.sha256(f"{request.get_full_path()}|{epoch}|{head}".encode()).hexdigest()[:32] + '"'
         if request.headers.get("If-None-Match") == etag:
             return Response(status=304, headers={"ETag": etag})
-        body: dict = {"events": [], "cursor": str(head)}
+        body: dict = {"events": [], "cursor": Cursor(epoch=epoch, base=head).encode()}
         if after is not None:
             try:
                 matched, head = events_after(sub=sub, cursor=after)
@@ -68,5 +68,6 @@ class ChangesView(APIView):
                     {"event": sub.envelope_for(event.type, event.envelope, event.footprints), "distance_km": distance}
                     for event, distance in matched
                 ]
-                body["cursor"] = str(max(head, after.base))
+                after.advance(head)
+                body["cursor"] = after.encode()
         return Response(body, headers={"ETag": etag})

@@ -164,7 +164,10 @@ class DealsConsumer(AsyncWebsocketConsumer):
                 await self._apply_held()
 
     async def resync(self) -> None:
-        """Replace the client's view with a fresh snapshot (its gap is too long to replay)."""
+        """Replace the client's view with a fresh snapshot (its gap is too long to replay, or the log
+        it was reading was replaced)."""
+        if self.sub is None:
+            return
         async with self.lock:
             self._hold_from_now()
             try:
@@ -174,7 +177,7 @@ class DealsConsumer(AsyncWebsocketConsumer):
 
     async def _send_snapshot(self) -> None:
         snapshot = await db_read(area_snapshot)(self.sub)
-        self.cursor = Cursor(base=snapshot.head)
+        self.cursor = Cursor(epoch=snapshot.epoch, base=snapshot.head)
         await self.send_text(
             orjson.dumps({"type": "snapshot", "deals": snapshot.deals, "cursor": self.cursor.encode()}).decode()
         )

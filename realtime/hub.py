@@ -177,6 +177,12 @@ class LiveHub:
         """Every socket live all through ``tick`` has been offered every event up to ``through``."""
         self.settled = (tick, through)
 
+    async def restart_log(self) -> None:
+        """The log was replaced (restore): forget its positions and give every socket a fresh snapshot."""
+        self.settled = (self.tick, 0)
+        for consumer in list(self.consumers):
+            await consumer.resync()
+
     def floor_for(self, live_since: int) -> int:
         """The position a socket that went live at tick ``live_since`` is settled through."""
         tick, through = self.settled

@@ -6,6 +6,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
+from realtime.log_epoch import new_epoch
+
 
 class OutboxEvent(models.Model):
     """One event, written in the transaction of the change it describes.
@@ -65,6 +67,10 @@ class LogHead(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     position = models.BigIntegerField(default=0)
+    epoch = models.CharField(
+        max_length=16, default=new_epoch,
+        help_text="Which log this is; changed when positions went back (realtime.log_epoch).",
+    )
     pruned_through = models.BigIntegerField(
         default=0, help_text="Events at or below this position were deleted; older cursors get a fresh snapshot."
     )

@@ -26,6 +26,7 @@ from django.db.models import Exists, Max, OuterRef
 from django.utils import timezone
 
 from realtime.groups import cell_group, staff_group
+from realtime.log_epoch import ensure_not_rewound, remember_pushed
 from realtime.models import LogHead, OutboxEvent
 from realtime.outbox import EVENT_TYPES, EVENT_VERSION
 from realtime.publisher import publisher
@@ -206,6 +207,7 @@ def relay_pending(*, max_batches: int = 50) -> RelayResult:
 
     Precondition: the caller holds ``relay_turn()``.
     """
+    ensure_not_rewound()
     sequenced = published = 0
     # Only an earlier turn can have left rows sequenced but not pushed: within this one every push
     # either succeeds or ends the turn. So look for them until there are none, then push each fresh
@@ -224,6 +226,8 @@ def relay_pending(*, max_batches: int = 50) -> RelayResult:
         except Exception:  # noqa: BLE001 - rows stay sequenced; the next turn and the web processes recover them
             logger.warning("pushing %s events to pub/sub failed; they stay in the log", len(batch), exc_info=True)
             break
+    if published:
+        remember_pushed()
     return RelayResult(sequenced=sequenced, published=published)
 
 

@@ -46,19 +46,23 @@ class LogRepair:
         self.hub = hub
         self.repaired_through: int | None = None
         self.latest = 0
+        self.epoch: str | None = None
 
     async def tick(self) -> int:
         """Offer what the live stream missed; returns how many frames the repair sent."""
         hub = self.hub
         tick = hub.begin_tick()
-        latest, _ = await db_read(log_bounds)()
+        latest, _, epoch = await db_read(log_bounds)()
         if self.repaired_through is None:
             # The process's first tick: its sockets connect later, from snapshots at or past here.
-            self.repaired_through = self.latest = latest
+            self.repaired_through, self.latest, self.epoch = latest, latest, epoch
             return 0
-        if latest < self.latest:
-            # The log went back (a database emptied or restored): look at all of the new one.
-            self.repaired_through, self.latest = 0, latest
+        if epoch != self.epoch or latest < self.latest:
+            # Another log (a database restored or emptied): the sockets' cursors and the settled
+            # positions belong to the old one, so every socket starts over from a snapshot of this one.
+            logger.warning("the event log changed (epoch %s, head %s): every socket gets a fresh snapshot", epoch, latest)
+            self.repaired_through, self.latest, self.epoch = latest, latest, epoch
+            await hub.restart_log()
             return 0
         low, through = self.repaired_through, self.latest
         self.latest = latest

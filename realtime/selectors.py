@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 
 from discounts.selectors import deals_search
 from discounts.serializers import deal_data
 from realtime.cursor import Cursor
-from realtime.models import OutboxEvent
+from realtime.models import LogHead, OutboxEvent
 from realtime.snapshots import SNAPSHOT_LIMIT, Snapshot, city, snapshot_from_copy
 from realtime.subscriptions import Subscription
 
@@ -18,7 +18,14 @@ REPLAY_LIMIT = 2000
 
 
 class CursorTooOld(Exception):
-    """The cursor points before the retained log; the client needs a fresh snapshot."""
+    """The cursor cannot be resumed from this log: it points before the retained log, the gap is too
+    long to replay, or it is from another epoch or ahead of the head. The client needs a fresh snapshot."""
+
+
+class LogBounds(NamedTuple):
+    head: int
+    floor: int
+    epoch: str
 
 
 @dataclass(frozen=True)
@@ -37,24 +44,30 @@ class LogEvent:
         return [self.deal_id, self.market_id, self.type]
 
 
-def log_bounds() -> tuple[int, int]:
-    """(head, pruned_through): the last committed position and the replay floor."""
+def log_bounds() -> LogBounds:
+    """The last committed position, the replay floor (pruned through) and the log's epoch."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT position, pruned_through FROM realtime_loghead WHERE id = 1")
+        cursor.execute("SELECT position, pruned_through, epoch FROM realtime_loghead WHERE id = 1")
         row = cursor.fetchone()
-    return (row[0], row[1]) if row else (0, 0)
+    return LogBounds(*row) if row else LogBounds(0, 0, _empty_log_epoch())
 
 
-def log_head_mark() -> tuple[int, str | None]:
-    """The head and the id of the event at it: which log, not only how far (positions restart when a
-    database is emptied or restored, ids do not)."""
+def _empty_log_epoch() -> str:
+    """The epoch of a log nothing was sequenced in yet: its head row is made now, so cursors issued
+    before the first event stay valid after it."""
+    return LogHead.objects.get_or_create(pk=1)[0].epoch
+
+
+def log_head_mark() -> tuple[int, str | None, str]:
+    """The head, the id of the event at it and the epoch: which log, not only how far (positions
+    restart when a database is emptied or restored, ids do not)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT h.position, e.event_id::text FROM realtime_loghead h"
+            "SELECT h.position, e.event_id::text, h.epoch FROM realtime_loghead h"
             " LEFT JOIN realtime_outboxevent e ON e.position = h.position WHERE h.id = 1"
         )
         row = cursor.fetchone()
-    return (row[0], row[1]) if row else (0, None)
+    return (row[0], row[1], row[2]) if row else (0, None, _empty_log_epoch())
 
 
 def area_snapshot(sub: Subscription) -> Snapshot:
@@ -66,12 +79,12 @@ def area_snapshot(sub: Subscription) -> Snapshot:
     harmless. The deals come from the process's copy of the city (``realtime.snapshots``) when it
     has one as of this head.
     """
-    head, event_id = log_head_mark()
+    head, event_id, epoch = log_head_mark()
     if event_id is not None:
         copy = city.at((head, event_id))
         if copy is not None:
-            return snapshot_from_copy(copy, sub, head)
-    return Snapshot(deals=area_deals_queried(sub), head=head)
+            return snapshot_from_copy(copy, sub, head, epoch)
+    return Snapshot(deals=area_deals_queried(sub), head=head, epoch=epoch)
 
 
 def area_deals_queried(sub: Subscription) -> list[dict[str, Any]]:
@@ -99,8 +112,8 @@ def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEv
 
     Raises ``CursorTooOld`` when the cursor predates the retained log or the gap is too long to replay.
     """
-    head, floor = log_bounds()
-    if cursor.base < floor:
+    head, floor, epoch = log_bounds()
+    if cursor.epoch != epoch or cursor.base > head or cursor.base < floor:
         raise CursorTooOld()
     events = log_events(after=cursor.base, through=head, cells=sub.cells, limit=REPLAY_LIMIT + 1)
     if len(events) > REPLAY_LIMIT:

@@ -46,6 +46,7 @@ class CachedDeal:
 class Snapshot:
     deals: list[dict[str, Any]]
     head: int
+    epoch: str
 
 
 class CityDeals:
@@ -85,7 +86,7 @@ class CityDeals:
 city = CityDeals()
 
 
-def snapshot_from_copy(deals: list[CachedDeal], sub: Subscription, head: int) -> Snapshot:
+def snapshot_from_copy(deals: list[CachedDeal], sub: Subscription, head: int, epoch: str) -> Snapshot:
     """What ``deals_search(..., ordering="distance")`` returns for the area, from the copy."""
     now = timezone.now()
     matched = []
@@ -101,4 +102,5 @@ def snapshot_from_copy(deals: list[CachedDeal], sub: Subscription, head: int) ->
     return Snapshot(
         deals=[{**deal.data, "distance_km": round(distance, 3)} for distance, _, _, deal in matched[:SNAPSHOT_LIMIT]],
         head=head,
+        epoch=epoch,
     )

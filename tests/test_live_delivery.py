@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from discounts import services
 from discounts.demo import market_staff_group
 from discounts.models import Discount
-from realtime.models import OutboxEvent
+from realtime.models import LogHead, OutboxEvent
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -149,6 +149,34 @@ def test_a_moved_deal_leaves_the_old_area_and_a_renamed_category_keeps_its_filte
     # then the near shopper is told to drop it
     frame = near.next("event")
     assert (frame["event"]["type"], frame["event"]["data"]["market"]["id"]) == ("discount.withdrawn", far_market.pk)
+
+
+def test_after_a_database_restore_connected_and_resuming_shoppers_get_the_new_log(connect_shopper, market_1km):
+    # given a shopper who saw two deals, and the cursor they hold
+    shopper = ShopperFactory()
+    sock = connect_shopper(shopper)
+    sock.next("snapshot")
+    create_deal(market=market_1km, product="Kept")
+    create_deal(market=market_1km, product="Lost in the restore")
+    events = deal_events(sock)
+    assert len(events) == 2
+    cursor = events[-1]["cursor"]
+    kept = events[0]["event"]["data"]["id"]
+    # when the database is restored to a backup from before the second deal
+    restored_head = OutboxEvent.objects.get(envelope__data__id=kept).position
+    Discount.objects.exclude(pk=kept).delete()
+    OutboxEvent.objects.filter(position__gt=restored_head).delete()
+    LogHead.objects.filter(pk=1).update(position=restored_head)
+    # and staff publish a deal, which the restored log numbers as the lost one was
+    fresh = create_deal(market=market_1km, product="After the restore")
+    # then the connected shopper is given a fresh snapshot of the restored city
+    snapshot = sock.next("snapshot", timeout=10)
+    assert sorted(d["product"] for d in snapshot["deals"]) == ["After the restore", "Kept"]
+    # and one resuming from the old cursor gets a snapshot too, not silence
+    again = connect_shopper(shopper)
+    again.next("snapshot")
+    again.subscribe(lat=BERLIN[0], lng=BERLIN[1], radius_km=5, after=cursor)
+    assert fresh.pk in [d["id"] for d in again.next("snapshot")["deals"]]
 
 
 def test_resume_after_disconnect_gets_exactly_what_was_missed(connect_shopper, market_1km):

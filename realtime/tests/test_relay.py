@@ -26,6 +26,14 @@ class RecordingLayer:
         self.real(batch)
 
 
+@pytest.fixture(autouse=True)
+def relay_turn_held():
+    """These tests relay in-process: hold the relay's turn so that a stack's Celery worker, started
+    by an earlier test of the session and sharing the database, waits instead of relaying their rows."""
+    with relay.relay_turn():
+        yield
+
+
 @pytest.fixture
 def recording():
     layer = RecordingLayer()
@@ -135,3 +143,29 @@ def test_prune_keeps_a_replay_floor(recording, settings):
     OutboxEvent.objects.filter(position=1).update(created_at=timezone.now() - timedelta(days=30))
     assert relay.prune_published() == 1
     assert LogHead.objects.get().pruned_through == 1
+
+
+def restore_to(position: int) -> None:
+    """What restoring a backup taken at ``position`` does to the log: later events are gone, the head
+    and the epoch are the backup's."""
+    OutboxEvent.objects.filter(position__gt=position).delete()
+    LogHead.objects.filter(pk=1).update(position=position)
+
+
+def test_a_log_that_went_back_gets_a_new_epoch_before_anything_is_sequenced(recording):
+    create_deal()
+    create_deal()
+    relay.relay_pending()
+    epoch = LogHead.objects.get().epoch
+    # positive control: a relay turn over a log that did not go back keeps its epoch
+    create_deal()
+    relay.relay_pending()
+    assert LogHead.objects.get().epoch == epoch
+    # when the database is restored to a backup taken at position 1, and a deal is published
+    restore_to(1)
+    create_deal()
+    relay.relay_pending()
+    # then the log has a new epoch, so cursors of the old one resume from a snapshot
+    head = LogHead.objects.get()
+    assert head.epoch != epoch
+    assert head.position == 2

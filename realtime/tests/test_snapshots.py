@@ -35,9 +35,9 @@ def city_of_deals():
 ])
 def test_a_snapshot_from_the_city_copy_equals_the_query(city_of_deals, radius, categories, at_least):
     sub = Subscription.build(lat=BERLIN[0], lng=BERLIN[1], radius_km=radius, categories=categories)
-    head, event_id = log_head_mark()
+    head, event_id, epoch = log_head_mark()
     # when the copy answers
-    from_copy = snapshot_from_copy(CityDeals().at((head, event_id)), sub, head)
+    from_copy = snapshot_from_copy(CityDeals().at((head, event_id)), sub, head, epoch)
     # then it is what the database answers, deal for deal, in the same order
     assert from_copy.deals == area_deals_queried(sub)
     assert len(from_copy.deals) >= at_least

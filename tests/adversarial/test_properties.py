@@ -73,9 +73,9 @@ def test_cursors_decode_or_are_refused(text):
     assert Cursor.decode(cursor.encode()) == cursor
 
 
-@given(st.integers(0, 10**12), st.sets(st.integers(0, 10**12), max_size=20))
-def test_cursor_round_trips(base, extra):
-    cursor = Cursor(base=base, extra={p for p in extra if p > base})
+@given(st.from_regex(r"[0-9a-f]{1,16}", fullmatch=True), st.integers(0, 10**12), st.sets(st.integers(0, 10**12), max_size=20))
+def test_cursor_round_trips(epoch, base, extra):
+    cursor = Cursor(epoch=epoch, base=base, extra={p for p in extra if p > base})
     assert Cursor.decode(cursor.encode()) == cursor
 
 
