@@ -65,7 +65,7 @@ def staff_dashboard(*, user, now: datetime | None = None) -> dict:
         "active": [
             {"id": d.pk, "product": d.product, "market": d.market.name, "price": str(d.price),
              "original_price": str(d.original_price), "percent_off": round(d.percent_off_db, 1),
-             "ends_at": d.ends_at.isoformat(), "reached": reached.get(d.pk, 0)}
+             "ends_at": d.ends_at.isoformat(), "reached": reached.get(d.pk)}
             for d in mine
         ],
         "published_last_hour": _windows(market_ids, now),

@@ -29,6 +29,10 @@ from harness.stack import Stack  # noqa: E402
 from harness.verify import Tally, tally_clients, wait_drained  # noqa: E402
 
 
+# The faults that leave PostgreSQL and the web processes up: staff must be able to work through them.
+STAFF_WRITE_FAULTS = {"redis_restart", "redis_outage", "redis_network_cut", "worker_sigkill"}
+
+
 class FaultRun:
     def __init__(self, *, clients: int, phase_s: float, offline_s: float, rate: float, seed: int) -> None:
         self.phase_s, self.offline_s, self.rate = phase_s, offline_s, rate
@@ -105,23 +109,63 @@ class FaultRun:
 
         return LogHead.objects.filter(pk=1).values_list("position", flat=True).first() or 0
 
+    def _staff_write(self, api, market_id: int, outcomes: list[int]) -> None:
+        """Staff publishing and changing deals through the integration API, as a market's till would."""
+        rng = random.Random(self.rng.random())
+        while self.driving.is_set():
+            try:
+                response = api.post("/api/discounts/", json={
+                    "market": market_id, "product": f"Till deal {rng.randrange(10**6)}", "category": "produce",
+                    "original_price": "4.00", "price": "3.00", "ends_at": "2099-01-01T00:00:00Z",
+                })
+                if response.status_code == 201:
+                    response = api.patch(f"/api/discounts/{response.json()['id']}/", json={"price": "2.50"})
+                outcomes.append(response.status_code)
+            except Exception:  # noqa: BLE001 - a connection error is a failed write too
+                outcomes.append(0)
+            time.sleep(0.25)
+
+    def _staff_api(self):
+        import httpx
+        from rest_framework.authtoken.models import Token
+
+        from markets.models import Market
+
+        market = Market.objects.filter(staff__isnull=False).order_by("pk").first()
+        token, _ = Token.objects.get_or_create(user=market.staff.order_by("pk").first())
+        return httpx.Client(base_url=self.stack.base_url, headers={"Authorization": f"Token {token.key}"}, timeout=10), market.pk
+
     # a phase -----------------------------------------------------------------------------------
-    def phase(self, name: str, inject: Callable[[], None]) -> Tally:
+    def phase(self, name: str, inject: Callable[[], None], *, staff_writes: bool = False) -> Tally:
+        """Drive changes, inject the fault a third of the way in, heal, drain and tally.
+
+        With ``staff_writes``, staff also publish through the HTTP API all along; a write that does
+        not succeed is counted against the fault (Redis is not the record: nothing should fail).
+        """
         from django.db import connection
 
         connection.close()
         start_position = self._log_head()
         self.driving.set()
-        driver = threading.Thread(target=self._drive, daemon=True)
-        driver.start()
+        threads = [threading.Thread(target=self._drive, daemon=True)]
+        outcomes: list[int] = []
+        if staff_writes:
+            api, market_id = self._staff_api()
+            threads.append(threading.Thread(target=self._staff_write, args=(api, market_id, outcomes), daemon=True))
+        for thread in threads:
+            thread.start()
         time.sleep(self.phase_s / 3)
         inject()
         time.sleep(self.phase_s * 2 / 3)
         self.driving.clear()
-        driver.join()
+        for thread in threads:
+            thread.join()
         wait_drained(settle_s=2.0)
         connection.close()
-        return tally_clients(name, self.clients, after=start_position)
+        tally = tally_clients(name, self.clients, after=start_position)
+        tally.staff_writes = len(outcomes)
+        tally.staff_failed = sum(1 for status in outcomes if status not in (200, 201))
+        return tally
 
     # faults ------------------------------------------------------------------------------------
     def faults(self) -> dict[str, Callable[[], None]]:
@@ -134,6 +178,12 @@ class FaultRun:
 
         def redis_network_cut() -> None:
             self.proxy.cut(2.0)
+
+        def redis_outage() -> None:
+            # Down for most of the rest of the phase, while staff keep publishing through the API.
+            self.valkey.stop(signal.SIGKILL)
+            time.sleep(self.phase_s / 2)
+            self.valkey.start()
 
         def worker_sigkill() -> None:
             stack.kill(stack.workers.pop(0))
@@ -201,7 +251,8 @@ class FaultRun:
             Discount.objects.filter(market=market, listed=True).update(price=F("price") * Decimal("0.9"))
 
         return {
-            "redis_restart": redis_restart, "redis_network_cut": redis_network_cut, "worker_sigkill": worker_sigkill,
+            "redis_restart": redis_restart, "redis_outage": redis_outage, "redis_network_cut": redis_network_cut,
+            "worker_sigkill": worker_sigkill,
             "web_restart": web_restart, "postgres_restart": postgres_restart, "client_offline": client_offline,
             "poison_row": poison_row, "slow_client": slow_client, "out_of_order_commit": out_of_order_commit,
             "bulk_update": bulk_update,
@@ -209,7 +260,8 @@ class FaultRun:
 
 
 def print_table(tallies: list[Tally]) -> None:
-    columns = ["fault", "sent", "expected", "delivered", "lost", "duplicated", "out_of_order", "view_mismatches"]
+    columns = ["fault", "sent", "expected", "delivered", "lost", "duplicated", "out_of_order", "view_mismatches",
+               "staff_writes", "staff_failed"]
     print("\n" + " | ".join(f"{c:>18}" if c == "fault" else f"{c:>10}" for c in columns))
     for tally in tallies:
         row = asdict(tally)
@@ -240,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             print(f"  {name} ...", end="", flush=True)
             started = time.monotonic()
-            tally = run.phase(name, inject)
+            tally = run.phase(name, inject, staff_writes=name in STAFF_WRITE_FAULTS)
             tallies.append(tally)
             print(f" {'ok' if tally.ok else 'FAILED'} ({tally.sent} events, {time.monotonic() - started:.0f}s)", flush=True)
     finally:

@@ -40,6 +40,22 @@ def web_command(server: str, port: int) -> list[str]:
             "--ping-interval", "60", "--ping-timeout", "30", "config.asgi:application"]
 
 
+def metric(port: int, name: str, labels: str = "") -> float:
+    """The sum of a metric's samples on a web process's ``/metrics`` (``labels`` as written there)."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    prefix = f"{name}{{{labels}}} " if labels else f"{name} "
+    return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(prefix))
+
+
+def wait_for(predicate, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return predicate()
+
+
 class Stack:
     """A running Dealcast: web processes, workers and beat, each restartable by the test."""
 

@@ -18,10 +18,12 @@ class Tally:
     duplicated: int = 0
     out_of_order: int = 0
     view_mismatches: int = 0
+    staff_writes: int = 0
+    staff_failed: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.lost == 0 and self.out_of_order == 0 and self.view_mismatches == 0
+        return self.lost == 0 and self.out_of_order == 0 and self.view_mismatches == 0 and self.staff_failed == 0
 
 
 def tally_clients(name: str, clients: list[LiveClient], *, after: int) -> Tally:

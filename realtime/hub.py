@@ -67,14 +67,15 @@ class LiveHub:
         await asyncio.shield(self._starting)
 
     async def _open(self) -> None:
-        from realtime.repair import repair_loop
+        from realtime.repair import LogRepair, repair_loop
 
+        repair = LogRepair(self)
+        await repair.begin()
         self._layer = get_channel_layer()
-        channel = await self._layer.new_channel(prefix="hub.")
-        await self._layer.group_add(LOGINS_GROUP, channel)
-        self._channel = channel
+        self._channel = await self._layer.new_channel(prefix="hub.")
+        await self._join(LOGINS_GROUP)
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._receive_loop()), loop.create_task(repair_loop(self))]
+        self._tasks = [loop.create_task(self._receive_loop()), loop.create_task(repair_loop(repair))]
 
     # Membership -------------------------------------------------------------------------------
 
@@ -159,7 +160,8 @@ class LiveHub:
 
     async def rejoin_missing(self) -> None:
         """Join every group that has sockets but no subscription (after a failed join)."""
-        missing = [group for group in self.members if group not in self.joined and group not in self._ops]
+        wanted = [*self.members, LOGINS_GROUP]
+        missing = [group for group in wanted if group not in self.joined and group not in self._ops]
         if missing:
             await asyncio.gather(*(self._join(group) for group in missing))
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Min
 from django.utils import timezone
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Info, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 registry = CollectorRegistry()
@@ -17,6 +17,10 @@ deliveries = Counter("dealcast_socket_deliveries", "Event frames sent to sockets
 dispatched = Counter(
     "dealcast_socket_dispatches",
     "Sockets an event was offered to by its groups; above deliveries by the sockets the exact check dropped",
+    registry=registry,
+)
+followed_log = Info(
+    "dealcast_event_log", "The epoch of the event log this process delivers from (changes after a restore)",
     registry=registry,
 )
 repaired = Counter(

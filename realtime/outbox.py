@@ -98,8 +98,9 @@ class RelayWaker:
             flag.clear()
             try:
                 relay_outbox.delay()
-            except Exception:  # noqa: BLE001 - the beat sweep relays the row within a second anyway
-                logger.warning("could not wake the relay; the sweep will pick the row up", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 - the beat sweep relays the row within a second anyway
+                # One line, no traceback: during a Redis outage this repeats for every commit.
+                logger.warning("could not wake the relay (%s); the sweep will pick the row up", exc)
 
 
 relay_waker = RelayWaker()

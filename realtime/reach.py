@@ -50,17 +50,20 @@ class ReachCounter:
 
 
 def reach_counts(deal_ids: list[int]) -> dict[int, int]:
-    """Distinct shoppers reached per deal (sync, for selectors)."""
+    """Distinct shoppers reached per deal (sync, for selectors); empty while Redis is away."""
     import redis
 
     if not deal_ids:
         return {}
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5)
     try:
         with client.pipeline(transaction=False) as pipe:
             for deal_id in deal_ids:
                 pipe.pfcount(KEY.format(deal_id=deal_id))
             return dict(zip(deal_ids, pipe.execute()))
+    except redis.RedisError:
+        logger.warning("reach counts unavailable: Redis is away")
+        return {}
     finally:
         client.close()
 

@@ -44,24 +44,29 @@ logger = logging.getLogger(__name__)
 class LogRepair:
     def __init__(self, hub: LiveHub) -> None:
         self.hub = hub
-        self.repaired_through: int | None = None
+        self.repaired_through = 0
         self.latest = 0
         self.epoch: str | None = None
+
+    async def begin(self) -> None:
+        """Read where repair starts, before the process's first socket reads its snapshot: every
+        socket's snapshot is then at or past here, and any event after it that pub/sub loses is
+        repaired (a first tick taken later missed the events lost between a socket's snapshot and it)."""
+        self.repaired_through, _, self.epoch = await db_read(log_bounds)()
+        self.latest = self.repaired_through
+        metrics.followed_log.info({"epoch": self.epoch})
 
     async def tick(self) -> int:
         """Offer what the live stream missed; returns how many frames the repair sent."""
         hub = self.hub
         tick = hub.begin_tick()
         latest, _, epoch = await db_read(log_bounds)()
-        if self.repaired_through is None:
-            # The process's first tick: its sockets connect later, from snapshots at or past here.
-            self.repaired_through, self.latest, self.epoch = latest, latest, epoch
-            return 0
         if epoch != self.epoch or latest < self.latest:
             # Another log (a database restored or emptied): the sockets' cursors and the settled
             # positions belong to the old one, so every socket starts over from a snapshot of this one.
             logger.warning("the event log changed (epoch %s, head %s): every socket gets a fresh snapshot", epoch, latest)
             self.repaired_through, self.latest, self.epoch = latest, latest, epoch
+            metrics.followed_log.info({"epoch": epoch})
             await hub.restart_log()
             return 0
         low, through = self.repaired_through, self.latest
@@ -85,8 +90,8 @@ class LogRepair:
         return repaired
 
 
-async def repair_loop(hub: LiveHub) -> None:
-    repair = LogRepair(hub)
+async def repair_loop(repair: LogRepair) -> None:
+    hub = repair.hub
     while True:
         await asyncio.sleep(settings.REALTIME_RECONCILE_SECONDS)
         try:

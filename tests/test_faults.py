@@ -21,9 +21,12 @@ def test_short_fault_suite_loses_nothing(tmp_path):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     tallies = {t["fault"]: t for t in json.loads(report.read_text())}
     assert set(tallies) == {
-        "redis_restart", "redis_network_cut", "worker_sigkill", "web_restart", "postgres_restart",
+        "redis_restart", "redis_outage", "redis_network_cut", "worker_sigkill", "web_restart", "postgres_restart",
         "client_offline", "poison_row", "slow_client", "out_of_order_commit", "bulk_update",
     }
     for tally in tallies.values():
         assert tally["lost"] == 0 and tally["out_of_order"] == 0 and tally["view_mismatches"] == 0, tally
         assert tally["sent"] > 0 and tally["delivered"] == tally["expected"] > 0, tally
+    # staff kept publishing through the API while Redis was away
+    for fault in ("redis_restart", "redis_outage"):
+        assert tallies[fault]["staff_writes"] > 0 and tallies[fault]["staff_failed"] == 0, tallies[fault]

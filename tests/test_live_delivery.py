@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from discounts import services
 from discounts.demo import market_staff_group
 from discounts.models import Discount
+from harness.stack import metric, wait_for
 from realtime.models import LogHead, OutboxEvent
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
 
@@ -225,19 +226,26 @@ def test_a_lost_pubsub_message_is_repaired_from_the_log(stack, connect_shopper, 
 
     sock = connect_shopper(ShopperFactory())
     sock.next("snapshot")
-    # given events that reached the log but never pub/sub (as if Redis dropped them)
+    # the web process follows this test's log (each test starts with an emptied database, a new log)
+    epoch = LogHead.objects.get(pk=1).epoch
+    assert wait_for(lambda: metric(stack.port, "dealcast_event_log_info", f'epoch="{epoch}"') == 1)
+    repaired_before = metric(stack.port, "dealcast_repaired_events_total")
+    # given an event that reached the log but never pub/sub (as if Redis dropped it); holding the
+    # relay's turn keeps the stack's worker from publishing it for real meanwhile
     with transaction.atomic():
         deal = create_deal(market=market_1km, product="Lost in transit")
         OutboxEvent.objects.filter(deal_id=deal.pk).update(scheduled_for=timezone.now() + timedelta(hours=1))
-    OutboxEvent.objects.filter(deal_id=deal.pk).update(scheduled_for=timezone.now())
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(relay, "publish_rows", lambda rows: 0)
-        relay.relay_pending()
-    OutboxEvent.objects.filter(deal_id=deal.pk).update(state=OutboxEvent.State.PUBLISHED)
-    # then the web process notices the gap and delivers it
+    with relay.relay_turn():
+        OutboxEvent.objects.filter(deal_id=deal.pk).update(scheduled_for=timezone.now())
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(relay, "publish_rows", lambda rows: 0)
+            relay.relay_pending()
+        OutboxEvent.objects.filter(deal_id=deal.pk).update(state=OutboxEvent.State.PUBLISHED)
+    # then the web process notices the gap and delivers it, through its repair
     frame = sock.next("event", timeout=5)
     assert frame["event"]["data"]["id"] == deal.pk
     assert deal_events(sock) == []
+    assert metric(stack.port, "dealcast_repaired_events_total") == repaired_before + 1
 
 
 def test_bad_frames_get_error_frames_and_the_socket_stays(connect_shopper):

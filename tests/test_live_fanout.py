@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import time
-import urllib.request
 
 import pytest
 import redis
@@ -13,6 +11,7 @@ from django.utils import timezone
 
 from discounts.models import Discount
 from harness.shopper import session_cookie
+from harness.stack import metric, wait_for
 from realtime.groups import cell_group
 from realtime.subscriptions import Subscription
 from tests.factories import BERLIN, MarketFactory, ShopperFactory, deal_fields, offset_km
@@ -30,20 +29,6 @@ def subscribers(channels: list[str]) -> dict[str, int]:
         return {name.decode(): count for name, count in client.pubsub_numsub(*channels)}
     finally:
         client.close()
-
-
-def metric(port: int, name: str) -> float:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
-    return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " "))
-
-
-def wait_for(predicate, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return predicate()
 
 
 def burst(market, count: int, product: str = "Burst") -> None:

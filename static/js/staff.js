@@ -44,10 +44,10 @@
     bars(document.getElementById("published-chart"), data.published_last_hour,
       function (w) { return new Date(w.start).toLocaleTimeString(); }, function (w) { return w.published; });
     bars(document.getElementById("reach-chart"), data.active.slice(0, 24),
-      function (d) { return d.product; }, function (d) { return d.reached; });
+      function (d) { return d.product; }, function (d) { return d.reached || 0; });
     var tbody = document.getElementById("active");
     tbody.replaceChildren.apply(tbody, data.active.map(function (d) {
-      var tr = row([d.product, d.market, d.price, d.percent_off + "%", d.reached]);
+      var tr = row([d.product, d.market, d.price, d.percent_off + "%", d.reached == null ? "— (figures unavailable)" : d.reached]);
       tr.dataset.dealId = String(d.id);
       return tr;
     }));
