@@ -100,6 +100,9 @@ class EmbeddedPostgres:
         ensure_user_exists(self._user)
         ensure_prefix_permissions(self.data_dir)
         bin_path = _pg_bin_path()
+        # The binaries live in the checkout's .venv; a data directory elsewhere (the fault suite's and
+        # the benchmark's, under /tmp) would leave a checkout under /root or `mktemp -d` untraversable.
+        ensure_prefix_permissions(bin_path)
         ensure_folder_permissions(bin_path, 0o555)
         ensure_folder_permissions(bin_path.parent / "lib", 0o444)
         entry = pwd.getpwnam(self._user)

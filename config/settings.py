@@ -41,16 +41,24 @@ DEBUG = env_bool("DEBUG")
 
 
 def _local_secret_key() -> str:
-    path = BASE_DIR / "var" / "secret_key"
+    from config.embedded import VAR_DIR
+
+    path = VAR_DIR / "secret_key"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(50))
     return path.read_text().strip()
 
 
-SECRET_KEY = os.environ.get("SECRET_KEY") or (_local_secret_key() if LOCAL_MODE else "")
+# Without DATABASE_URL the data is the checkout's own embedded demo city under var/, never a
+# production database: `manage.py ...` there signs with the demo's secret, as `make run` does.
+USES_CHECKOUT_DATA = not os.environ.get("DATABASE_URL")
+SECRET_KEY = os.environ.get("SECRET_KEY") or (_local_secret_key() if LOCAL_MODE or USES_CHECKOUT_DATA else "")
 if not SECRET_KEY:
-    raise ImproperlyConfigured("SECRET_KEY must be set (or DEALCAST_LOCAL=1 for the local demo).")
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be set (it is generated under var/ only for the checkout's embedded demo servers,"
+        " or with DEALCAST_LOCAL=1)."
+    )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if LOCAL_MODE else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")

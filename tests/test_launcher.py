@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.stack
 
+# A black-box probe lost the first deal after its sockets sat idle ~50 s behind the balancer (issue 11).
+IDLE_SECONDS = 65
+
 
 @pytest.fixture
 def fresh_database(django_db_blocker):
@@ -88,6 +91,16 @@ def test_launcher_serves_two_web_processes_behind_one_address(fresh_database, tm
         shopper = ShopperSocket(f"ws://127.0.0.1:{port}/ws/deals/", session=login_cookie(base, "shopper", "shop-demo-2026"),
                                 origin=base)
         shopper.next("snapshot")
+        # and thirty more logins connect, spread over both web processes by the balancer
+        others = [
+            ShopperSocket(f"ws://127.0.0.1:{port}/ws/deals/", session=login_cookie(base, "shopper", "shop-demo-2026"),
+                          origin=base)
+            for _ in range(30)
+        ]
+        for other in others:
+            other.next("snapshot")
+        # and every socket then sits idle for more than a minute (balancer and keepalive timeouts)
+        time.sleep(IDLE_SECONDS)
         staff_token = subprocess.run(
             [sys.executable, "manage.py", "drf_create_token", "staff24"], cwd=ROOT, env=env, capture_output=True, text=True
         ).stdout.split()[2]
@@ -98,6 +111,9 @@ def test_launcher_serves_two_web_processes_behind_one_address(fresh_database, tm
         assert urllib.request.urlopen(request, timeout=10).status == 201
         frame = shopper.next("event", timeout=10)
         assert frame["event"]["data"]["product"] == "Launched"
+        for other in others:
+            assert other.next("event", timeout=10)["event"]["data"]["product"] == "Launched"
+            other.close()
         shopper.close()
         children = psutil.Process(launcher.pid).children(recursive=True)
         assert sum(any(part.endswith("bin/daphne") for part in c.cmdline()) for c in children) == 2

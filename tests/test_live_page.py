@@ -72,6 +72,54 @@ def test_browser_location_wins_over_the_saved_one(stack, new_page, markets):
     expect(page.get_by_text("Far away cheese")).to_have_count(0)
 
 
+def test_a_reconnect_resumes_the_area_on_screen_not_the_saved_one(stack, new_page, markets):
+    # given a shopper whose saved location is 40 km away, looking at where the browser says they are
+    create_deal(market=markets["north"], product="Apples")
+    create_deal(market=markets["far"], product="Far away cheese")
+    far_lat, far_lng = offset_km(*BERLIN, north_km=40)
+    shopper = ShopperFactory(home_lat=far_lat, home_lng=far_lng)
+    page = new_page(geolocation={"latitude": BERLIN[0], "longitude": BERLIN[1]}, permissions=["geolocation"])
+    connections = []
+
+    def relay(ws):
+        # Pass the socket through, recording what the server sends on each connection.
+        server = ws.connect_to_server()
+        record = {"url": ws.url, "frames": [], "page": ws, "server": server}
+        connections.append(record)
+
+        def from_server(message):
+            record["frames"].append(message)
+            ws.send(message)
+
+        server.on_message(from_server)
+        ws.on_message(lambda message: server.send(message))
+
+    page.route_web_socket(re.compile(r"/ws/deals/(\?.*)?$"), relay)
+    log_in(page, stack.base_url, shopper.username)
+    expect(page.locator("#location-note")).to_contain_text("current location")
+    expect(page.get_by_text("Apples")).to_be_visible()
+    expect(page.locator("#conn-status")).to_have_attribute("data-state", "live")
+    # when the connection drops (a network blip) and a deal is published meanwhile
+    first = connections[-1]
+    first["page"].close(code=4000, reason="network blip")
+    first["server"].close()
+    expect(page.locator("#conn-status")).not_to_have_attribute("data-state", "live")
+    pears = create_deal(market=markets["north"], product="Pears")
+    # then the page comes back live on its own area, with the deal it missed
+    expect(page.locator("#conn-status")).to_have_attribute("data-state", "live", timeout=15000)
+    expect(deal_item(page, pears.pk)).to_be_visible(timeout=10000)
+    expect(page.get_by_text("Apples")).to_be_visible()
+    expect(page.get_by_text("Far away cheese")).to_have_count(0)
+    # and the reconnect never showed the saved location's deals, not even for a moment
+    again = connections[-1]
+    assert again is not first
+    assert f"lat={BERLIN[0]}" in again["url"] and "after=" in again["url"]
+    assert not any("Far away cheese" in frame for frame in again["frames"])
+    # positive control: the first connection, opened on the saved location, did carry its deals
+    assert any("Far away cheese" in frame for frame in first["frames"])
+    assert page.errors == []
+
+
 def _admin_field(staff_page, name: str, value: str) -> None:
     staff_page.fill(f"[name={name}]", value)
 

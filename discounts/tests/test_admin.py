@@ -29,14 +29,35 @@ def test_staff_sees_only_their_markets_deals(scene):
     assert b"Beta bananas" not in page.content
 
 
+def complete_change_form(deal: Discount, **changes) -> dict:
+    """Every field of the admin change form, as the browser posts it, with ``changes`` applied."""
+    data = {
+        "market": deal.market_id, "product": deal.product, "category": deal.category_id,
+        "original_price": str(deal.original_price), "price": str(deal.price), "currency": deal.currency,
+        "starts_at_0": deal.starts_at.strftime("%Y-%m-%d"), "starts_at_1": deal.starts_at.strftime("%H:%M:%S"),
+        "ends_at_0": deal.ends_at.strftime("%Y-%m-%d"), "ends_at_1": deal.ends_at.strftime("%H:%M:%S"),
+        "state": deal.state,
+    }
+    return {**data, **changes}
+
+
 def test_staff_cannot_open_or_change_another_markets_deal_by_url(scene):
-    client, deal_b = scene["client"], scene["deal_b"]
+    client, deal_a, deal_b = scene["client"], scene["deal_a"], scene["deal_b"]
+    # positive control: the complete form changes their own market's deal
+    own = client.post(reverse("admin:discounts_discount_change", args=[deal_a.pk]),
+                      complete_change_form(deal_a, product="Renamed apples"))
+    assert own.status_code == 302
+    deal_a.refresh_from_db()
+    assert deal_a.product == "Renamed apples"
+    # the other market's deal can be neither opened, nor changed with the same complete form, nor deleted
     change = client.get(reverse("admin:discounts_discount_change", args=[deal_b.pk]))
     assert change.status_code in (302, 404)
-    client.post(reverse("admin:discounts_discount_change", args=[deal_b.pk]), {"product": "Hijacked"})
+    client.post(reverse("admin:discounts_discount_change", args=[deal_b.pk]),
+                complete_change_form(deal_b, product="Hijacked", market=scene["market_a"].pk))
     client.post(reverse("admin:discounts_discount_delete", args=[deal_b.pk]), {"post": "yes"})
     deal_b.refresh_from_db()
     assert deal_b.product == "Beta bananas"
+    assert deal_b.market_id == scene["market_b"].pk
     assert deal_b.listed
 
 
