@@ -64,7 +64,13 @@ class LiveHub:
             return
         if self._starting is None:
             self._starting = asyncio.ensure_future(self._open())
-        await asyncio.shield(self._starting)
+        try:
+            await asyncio.shield(self._starting)
+        except Exception:
+            # Redis was away: this socket fails (the page retries, then polls) and the next one
+            # tries again; keeping the failed start would refuse every socket until a restart.
+            self._starting = None
+            raise
 
     async def _open(self) -> None:
         from realtime.repair import LogRepair, repair_loop

@@ -9,10 +9,13 @@ import httpx
 import pytest
 from django.conf import settings
 from rest_framework.authtoken.models import Token
+from websockets.exceptions import WebSocketException
 
 from config.embedded import free_port
 from harness.proxy import FaultProxy
-from tests.factories import BERLIN, TEST_PASSWORD, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, offset_km
+from tests.factories import (
+    BERLIN, TEST_PASSWORD, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -90,3 +93,21 @@ def test_with_redis_away_staff_publish_shoppers_read_and_log_in_then_live_catche
             break
         received.append(frame["event"]["data"]["id"])
     assert sorted(received) == sorted(published)
+
+
+def test_a_web_process_whose_first_socket_came_during_the_outage_serves_sockets_once_redis_is_back(
+    connect_shopper, web_behind_redis_proxy
+):
+    proxy, web, _ = web_behind_redis_proxy
+    shopper = ShopperFactory()
+    # given Redis away when the web process's first socket arrives
+    proxy.cut(3.0)
+    with pytest.raises((TimeoutError, WebSocketException)):
+        connect_shopper(shopper, web=web).next("snapshot", timeout=2)
+    time.sleep(1.5)
+    # when Redis is back, then the next socket is served, live
+    sock = connect_shopper(shopper, web=web)
+    assert sock.next("snapshot", timeout=10)["deals"] == []
+    lat, lng = offset_km(*BERLIN, north_km=1)
+    deal = create_deal(market=MarketFactory(lat=lat, lng=lng))
+    assert sock.next("event", timeout=10)["event"]["data"]["id"] == deal.pk
