@@ -9,6 +9,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api_fields import StrictFloatField
 from discounts import selectors, services
 from discounts.models import Category
 from discounts.serializers import DealSerializer, DiscountWriteSerializer
@@ -18,9 +19,9 @@ from markets.selectors import markets_managed_by
 
 
 class LocationQuerySerializer(serializers.Serializer):
-    lat = serializers.FloatField(required=False)
-    lng = serializers.FloatField(required=False)
-    radius_km = serializers.FloatField(required=False)
+    lat = StrictFloatField(required=False)
+    lng = StrictFloatField(required=False)
+    radius_km = StrictFloatField(required=False)
 
     def validate(self, attrs):
         has_lat, has_lng = "lat" in attrs, "lng" in attrs

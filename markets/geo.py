@@ -9,6 +9,7 @@ coarse groups instead of hundreds of fine ones.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 import h3
@@ -27,11 +28,22 @@ class InvalidLocation(ValueError):
     """A latitude, longitude or radius outside what the app accepts."""
 
 
+# What the contract calls a number in a query string: plain ASCII decimal notation. Python's float()
+# would also take "1_0", " 1", "１" (full-width) and "nan"; JSON's true is not a number either.
+NUMBER_TEXT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", re.ASCII)
+
+
+def parse_number(value: object, name: str) -> float:
+    """A number from JSON (int or float, never a bool) or from decimal text; else ``InvalidLocation``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise InvalidLocation(f"{name} must be a number.")
+    if isinstance(value, str) and not NUMBER_TEXT.fullmatch(value):
+        raise InvalidLocation(f"{name} must be a number written in decimal digits.")
+    return float(value)
+
+
 def _finite(value: object, name: str) -> float:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise InvalidLocation(f"{name} must be a number.") from None
+    number = parse_number(value, name)
     if not math.isfinite(number):
         raise InvalidLocation(f"{name} must be a finite number.")
     return number

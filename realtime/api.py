@@ -10,6 +10,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.api_fields import StrictFloatField
 from markets.geo import InvalidLocation
 from realtime.cursor import Cursor, InvalidCursor
 from realtime.selectors import CursorTooOld, events_after, log_bounds
@@ -17,10 +18,10 @@ from realtime.subscriptions import Subscription
 
 
 class ChangesQuerySerializer(serializers.Serializer):
-    after = serializers.CharField(required=False, max_length=8192)
-    lat = serializers.FloatField()
-    lng = serializers.FloatField()
-    radius_km = serializers.FloatField()
+    after = serializers.CharField(required=False, max_length=8192, trim_whitespace=False)
+    lat = StrictFloatField()
+    lng = StrictFloatField()
+    radius_km = StrictFloatField()
     categories = serializers.CharField(required=False, allow_blank=True, max_length=2000)
 
 

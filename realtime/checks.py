@@ -16,7 +16,7 @@ def websocket_origin_validated(app_configs, **kwargs):
         return [
             checks.Error(
                 "The websocket router is not wrapped in an origin validator.",
-                hint="Wrap it in channels.security.websocket.AllowedHostsOriginValidator in config/asgi.py.",
+                hint="Wrap it in realtime.origin.SameOriginValidator in config/asgi.py.",
                 id="dealcast.E001",
             )
         ]

@@ -242,3 +242,12 @@ class DealsConsumer(AsyncWebsocketConsumer):
 
     async def send_error(self, code: str, message: str) -> None:
         await self.send_text(orjson.dumps({"type": "error", "code": code, "message": message}).decode())
+
+
+class UnknownPathConsumer(AsyncWebsocketConsumer):
+    """A socket to a path that serves none: refused at the handshake (HTTP 403), nothing logged as an error."""
+
+    channel_layer_alias = HUB_ONLY
+
+    async def connect(self) -> None:
+        await self.close()

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 from discounts import services
 from discounts.demo import market_staff_group
 from discounts.models import Discount
+from harness.shopper import ShopperSocket, session_cookie
 from harness.stack import metric, wait_for
 from realtime.models import LogHead, OutboxEvent
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
@@ -267,13 +268,49 @@ def test_bad_frames_get_error_frames_and_the_socket_stays(connect_shopper):
     assert sock.next("snapshot")["deals"] == []
 
 
+def test_only_documented_numbers_and_cursors_are_accepted(connect_shopper):
+    sock = connect_shopper(ShopperFactory())
+    sock.next("snapshot")
+    for bad in [
+        {"lat": 52, "lng": 13, "radius_km": True},
+        {"lat": "1_0", "lng": 13, "radius_km": 5},
+        {"lat": "５２", "lng": 13, "radius_km": 5},
+        {"lat": 52, "lng": 13, "radius_km": 5, "after": "1_000"},
+    ]:
+        sock.subscribe(**bad)
+        assert sock.next("error")["code"] == "invalid_subscription", bad
+    # positive control: the same subscribe written as documented is taken (once the rate limit allows)
+    time.sleep(1.1)
+    sock.subscribe(lat=52, lng=13, radius_km=5)
+    assert sock.next("snapshot")["cursor"]
+
+
 def test_anonymous_and_foreign_origin_connections_are_refused(stack, connect_shopper):
     from websockets.exceptions import InvalidStatus
 
     with pytest.raises(InvalidStatus):
         connect_shopper(None)
-    with pytest.raises(InvalidStatus):
-        connect_shopper(ShopperFactory(), origin="http://evil.example")
+    port = stack.port
+    for origin in ["http://evil.example", f"http://127.0.0.1:{port + 1}", f"https://127.0.0.1:{port}",
+                   "https://localhost", "chrome-extension://127.0.0.1", f"http://localhost.evil.example:{port}", "null"]:
+        with pytest.raises(InvalidStatus):
+            connect_shopper(ShopperFactory(), origin=origin)
+    # positive control: the site's own origin, by either allowed host name
+    for own in (f"http://127.0.0.1:{port}", f"http://localhost:{port}"):
+        sock = ShopperSocket(f"ws://{own.removeprefix('http://')}/ws/deals/", session=session_cookie(ShopperFactory()),
+                             origin=own)
+        assert sock.next("snapshot")["cursor"]
+        sock.close()
+
+
+def test_a_socket_to_an_unknown_path_is_refused_cleanly(stack):
+    from websockets.exceptions import InvalidStatus
+
+    for path in ("/ws/nope/", "/ws/deals/extra/", "/elsewhere"):
+        with pytest.raises(InvalidStatus) as refused:
+            ShopperSocket(f"ws://127.0.0.1:{stack.port}{path}", session=None, origin=stack.base_url)
+        assert refused.value.response.status_code == 403
+    assert "No route found" not in stack.logs()
 
 
 def test_a_worker_killed_mid_batch_loses_nothing(stack, connect_shopper, market_1km):

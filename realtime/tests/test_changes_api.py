@@ -114,6 +114,8 @@ def test_a_cursor_older_than_retention_asks_for_a_reset(shopper_api):
     [
         {**AREA, "after": "not-a-cursor"}, {**AREA, "after": "-5"}, {**AREA, "lat": "nan"},
         {"lat": 52, "lng": 13}, {**AREA, "radius_km": 99}, {**AREA, "categories": ",".join(["c"] * 60)},
+        {**AREA, "lat": "1_0"}, {**AREA, "lng": "１３"}, {**AREA, "radius_km": " 5"}, {**AREA, "after": "1_000"},
+        {**AREA, "after": " 1"}, {**AREA, "after": "１"},
     ],
 )
 def test_bad_input_is_a_400_with_a_message(shopper_api, params):
