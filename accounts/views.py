@@ -3,24 +3,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import PreferencesForm, SignupForm
 from accounts.services import user_set_preferences, user_signup
-from realtime.sessions import sockets_close_for_session
-
-
-class LogoutView(auth_views.LogoutView):
-    """Django's logout, then the sockets opened with this login are closed."""
-
-    def post(self, request, *args, **kwargs):
-        session_key = request.session.session_key
-        response = super().post(request, *args, **kwargs)
-        sockets_close_for_session(session_key)
-        return response
 
 
 @require_http_methods(["GET", "POST"])

@@ -16,17 +16,30 @@ from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
 from django.http.cookie import parse_cookie
+from django.utils import timezone
 
 from realtime.db import db_read
 from realtime.subscriptions import Subscription
 
 
-def _login_of(session_key: str | None) -> tuple[Any, Subscription | None]:
+def _login_of(session_key: str | None) -> tuple[Any, Subscription | None, float | None]:
+    """The user, their saved area and the seconds until the session expires."""
     if not session_key:
-        return AnonymousUser(), None
+        return AnonymousUser(), None, None
     store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     user = auth.get_user(SimpleNamespace(session=store))
-    return user, saved_area(user) if user.is_authenticated else None
+    if not user.is_authenticated:
+        return user, None, None
+    return user, saved_area(user), _seconds_left(store)
+
+
+def _seconds_left(store) -> float:
+    """Until the session's stored expiry (database sessions keep it in the row, not in the data)."""
+    model = getattr(store, "get_model_class", None)
+    if model is None:
+        return float(store.get_expiry_age())
+    expires = model().objects.filter(session_key=store.session_key).values_list("expire_date", flat=True).first()
+    return max(0.0, (expires - timezone.now()).total_seconds()) if expires else 0.0
 
 
 def saved_area(user) -> Subscription | None:
@@ -39,7 +52,8 @@ def saved_area(user) -> Subscription | None:
 
 
 class SessionAuthMiddleware:
-    """Puts ``user``, ``session_key`` (the login the socket must close with) and ``saved_area`` in the scope."""
+    """Puts ``user``, ``session_key`` (the login the socket must close with), ``saved_area`` and
+    ``session_expires_in`` (seconds, for the socket to close when its login lapses) in the scope."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -51,6 +65,9 @@ class SessionAuthMiddleware:
                 cookies = parse_cookie(value.decode("latin-1"))
                 break
         session_key = cookies.get(settings.SESSION_COOKIE_NAME)
-        user, saved = await db_read(_login_of)(session_key)
-        scope = dict(scope, user=user, session_key=session_key if user.is_authenticated else None, saved_area=saved)
+        user, saved, expires_in = await db_read(_login_of)(session_key)
+        scope = dict(
+            scope, user=user, session_key=session_key if user.is_authenticated else None, saved_area=saved,
+            session_expires_in=expires_in,
+        )
         return await self.inner(scope, receive, send)

@@ -21,7 +21,7 @@ from realtime import metrics
 from realtime.cursor import Cursor, InvalidCursor
 from realtime.db import db_read
 from realtime.frames import LiveEvent
-from realtime.groups import cell_group, session_login, user_login
+from realtime.groups import cell_group, logins_of
 from realtime.hub import hub
 from realtime.ratelimit import TokenBucket
 from realtime.reach import reach
@@ -46,6 +46,14 @@ MAX_HELD_EVENTS = 2000
 HUB_ONLY = "dealcast-hub-only"
 
 
+def close_when_session_expires(consumer) -> asyncio.TimerHandle | None:
+    """A timer that ends the socket when its session lapses (a reconnect then needs a fresh login)."""
+    seconds = consumer.scope.get("session_expires_in")
+    if seconds is None:
+        return None
+    return asyncio.get_running_loop().call_later(seconds, lambda: asyncio.ensure_future(consumer.end_session()))
+
+
 class DealsConsumer(AsyncWebsocketConsumer):
     """One shopper's connection.
 
@@ -59,10 +67,13 @@ class DealsConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send) -> None:
         """Release what the socket registered however it ends, even when daphne cancels it."""
         self.hub_groups: set[str] = set()
+        self.expiry: asyncio.TimerHandle | None = None
         try:
             await super().__call__(scope, receive, send)
         finally:
             hub.detach(self)
+            if self.expiry is not None:
+                self.expiry.cancel()
 
     async def connect(self) -> None:
         """Refuse anonymous users; subscribe a shopper with a saved location at once."""
@@ -80,11 +91,9 @@ class DealsConsumer(AsyncWebsocketConsumer):
         self.frame_budget = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
         self.subscribe_budget = TokenBucket(SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST)
         self.unsent = unsent_bytes_probe(self.base_send)
-        logins = [user_login(user.pk)]
-        if self.scope.get("session_key"):
-            logins.append(session_login(self.scope["session_key"]))
         await self.accept()
-        await hub.attach(self, logins)
+        await hub.attach(self, logins_of(self.scope))
+        self.expiry = close_when_session_expires(self)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if "lat" in query:
             # The subscribe frame's fields in the URL: a reconnecting page resumes its own area from

@@ -22,6 +22,14 @@ def session_login(session_key: str) -> str:
     return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
 
 
+def logins_of(scope) -> list[str]:
+    """The names a socket's login ends under: its user's and its session's."""
+    logins = [user_login(scope["user"].pk)]
+    if scope.get("session_key"):
+        logins.append(session_login(scope["session_key"]))
+    return logins
+
+
 def staff_group(market_id: int) -> str:
     """The staff dashboards of one market."""
     return f"staff.market.{market_id}"

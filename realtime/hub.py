@@ -85,14 +85,16 @@ class LiveHub:
 
     # Membership -------------------------------------------------------------------------------
 
-    async def attach(self, consumer: DealsConsumer, logins: list[str]) -> None:
+    async def attach(self, consumer, logins: list[str], *, live: bool = True) -> None:
         """Register a socket under its login's names (user, session) before it is told anything.
 
         Logins are indexed here only: every process hears every login ending on the one ``logins``
-        group, so a socket costs Redis no subscription of its own.
+        group, so a socket costs Redis no subscription of its own. ``live=False`` registers a socket
+        for its login's end only (the staff dashboard's), not for deals.
         """
         await self.start()
-        self.consumers.add(consumer)
+        if live:
+            self.consumers.add(consumer)
         for login in logins:
             self.by_login.setdefault(login, set()).add(consumer)
         consumer.logins = logins

@@ -1,4 +1,4 @@
-"""Ending live connections when their login ends. Called by views and admin after the change."""
+"""Ending live connections when their login ends (called by ``realtime.receivers``)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,9 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from markets.selectors import markets_managed_by
-from realtime.groups import staff_group
+from realtime.consumers import CLOSE_SESSION_ENDED, close_when_session_expires
+from realtime.groups import logins_of, staff_group
+from realtime.hub import hub
 
 COALESCE_SECONDS = 0.5
 MAX_MARKETS = 200
@@ -19,6 +21,17 @@ def _market_ids(user) -> list[int]:
 
 
 class StaffConsumer(AsyncWebsocketConsumer):
+    async def __call__(self, scope, receive, send) -> None:
+        """Release the login registration however the socket ends, even when daphne cancels it."""
+        self.hub_groups: set[str] = set()
+        self.expiry: asyncio.TimerHandle | None = None
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            hub.detach(self)
+            if self.expiry is not None:
+                self.expiry.cancel()
+
     async def connect(self) -> None:
         """Staff only; joins the staff group of each market they manage."""
         user = self.scope.get("user")
@@ -30,6 +43,12 @@ class StaffConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         self.pending: asyncio.Task | None = None
         await self.accept()
+        # Ends with the login, like the deals socket (logout anywhere, password change, deactivation).
+        await hub.attach(self, logins_of(self.scope), live=False)
+        self.expiry = close_when_session_expires(self)
+
+    async def end_session(self) -> None:
+        await self.close(code=CLOSE_SESSION_ENDED)
 
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "groups_joined", []):

@@ -19,7 +19,9 @@ from discounts.models import Discount
 from harness.shopper import ShopperSocket, session_cookie
 from harness.stack import metric, wait_for
 from realtime.models import LogHead, OutboxEvent
-from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
+from tests.factories import (
+    BERLIN, TEST_PASSWORD, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km,
+)
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -391,6 +393,59 @@ def test_logout_closes_that_logins_sockets_only(stack, connect_shopper):
     assert not on_phone.closed.wait(timeout=1)
     on_phone.subscribe(lat=BERLIN[0], lng=BERLIN[1], radius_km=2)
     assert on_phone.next("snapshot")
+
+
+def test_every_way_a_login_ends_closes_its_sockets_deals_and_staff(stack, connect_shopper):
+    from websockets.exceptions import InvalidStatus
+
+    from realtime.consumers import CLOSE_SESSION_ENDED
+
+    staff = UserFactory(is_staff=True, is_superuser=True)
+
+    def login() -> Client:
+        browser = Client()
+        browser.force_login(staff)
+        return browser
+
+    def sockets_of(browser: Client) -> list[ShopperSocket]:
+        cookie = browser.cookies["sessionid"].value
+        deals = ShopperSocket(stack.ws_url(), session=cookie, origin=stack.base_url)
+        deals.subscribe(lat=BERLIN[0], lng=BERLIN[1], radius_km=2)
+        deals.next("snapshot")
+        dashboard = ShopperSocket(stack.ws_url().replace("/ws/deals/", "/ws/staff/"), session=cookie, origin=stack.base_url)
+        return [deals, dashboard]
+
+    def all_closed(socks: list[ShopperSocket]) -> bool:
+        return all(s.closed.wait(timeout=5) and s.close_code == CLOSE_SESSION_ENDED for s in socks)
+
+    # logging out of admin closes both sockets of that login, and only those
+    admin_session, bystander = login(), login()
+    admin_socks, bystander_socks = sockets_of(admin_session), sockets_of(bystander)
+    assert admin_session.post("/admin/logout/").status_code in (200, 302)
+    assert all_closed(admin_socks)
+    assert not any(s.closed.wait(timeout=0.5) for s in bystander_socks)  # positive control
+    # a password change closes every socket of the user; the changing session may reconnect, no other
+    changer = login()
+    changer_socks = sockets_of(changer)
+    response = changer.post("/admin/password_change/", {
+        "old_password": TEST_PASSWORD, "new_password1": "a new Passw0rd!", "new_password2": "a new Passw0rd!",
+    })
+    assert response.status_code == 302
+    assert all_closed(changer_socks + bystander_socks)
+    for sock in sockets_of(changer):  # its session was kept by Django's update_session_auth_hash
+        sock.close()
+    with pytest.raises(InvalidStatus):
+        sockets_of(bystander)
+    # a session that expires ends its sockets when it does
+    staff.refresh_from_db()  # its new password hash, which a session must carry
+    brief = Client()
+    brief.force_login(staff)
+    session = brief.session
+    session.set_expiry(3)
+    session.save()
+    brief_socks = sockets_of(brief)
+    assert not any(s.closed.wait(timeout=1) for s in brief_socks)
+    assert all(s.closed.wait(timeout=6) and s.close_code == CLOSE_SESSION_ENDED for s in brief_socks)
 
 
 def test_deactivating_a_user_in_admin_closes_all_their_sockets(stack, connect_shopper):
