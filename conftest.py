@@ -7,6 +7,7 @@ import os
 import pytest
 from django.db import connection
 
+from harness.client import origin_of
 from harness.shopper import ShopperSocket, session_cookie
 from harness.stack import Stack
 
@@ -45,7 +46,7 @@ def connect_shopper(stack):
 
     def connect(user, *, web: int = 0, origin: str | None = None) -> ShopperSocket:
         sock = ShopperSocket(
-            stack.ws_url(web), session=session_cookie(user) if user else None, origin=origin or stack.base_url
+            stack.ws_url(web), session=session_cookie(user) if user else None, origin=origin or origin_of(stack.ws_url(web))
         )
         sockets.append(sock)
         return sock

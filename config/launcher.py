@@ -21,7 +21,7 @@ RUN_DIR = ROOT / "var" / "run"
 # Keepalive pings every 60 s, not daphne's 20: each ping round walks every socket (see docs/realtime.md).
 DAPHNE = (
     "daphne -e tcp:port={port}:interface=127.0.0.1:backlog=1024 --ping-interval 60 --ping-timeout 30"
-    " --proxy-headers config.asgi:application"
+    " config.asgi:application"
 )
 WORKER = "celery -A config worker --loglevel=INFO --concurrency=${{WORKER_CONCURRENCY:-2}} -n worker{index}@%h"
 BEAT = "celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule"
@@ -72,8 +72,11 @@ def write_procfile(*, port: int, web: int, workers: int) -> Path:
         lines.append(f"web: {DAPHNE.format(port=port)}")
     else:
         backends = [port + 1 + i for i in range(web)]
-        lines += [f"web{i + 1}: {DAPHNE.format(port=p)}" for i, p in enumerate(backends)]
         nginx = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None)
+        # nginx appends the client's address to X-Forwarded-For: the web processes trust that one hop.
+        # The TCP fallback passes the connection through as it is, so there is nothing to trust.
+        trust = "TRUSTED_PROXY_COUNT=1 " if nginx else ""
+        lines += [f"web{i + 1}: {trust}{DAPHNE.format(port=p)}" for i, p in enumerate(backends)]
         if nginx:
             conf = RUN_DIR / "nginx.conf"
             conf.write_text(NGINX_CONF.format(

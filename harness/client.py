@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.sync.client import connect
@@ -29,6 +30,12 @@ class Received:
     at: float
 
 
+def origin_of(socket_url: str) -> str:
+    """The origin of the page that opens a socket at this URL (the site checks it in full)."""
+    parts = urlsplit(socket_url)
+    return f"{'https' if parts.scheme == 'wss' else 'http'}://{parts.netloc}"
+
+
 @dataclass
 class LiveClient:
     """Runs on its own thread until ``stop()``; ``offline`` keeps it disconnected on purpose.
@@ -39,7 +46,6 @@ class LiveClient:
 
     urls: list[str]
     session: str
-    origin: str
     area: Area
     read_delay_s: float = 0.0
     view: dict[int, dict] = field(default_factory=dict)
@@ -86,7 +92,7 @@ class LiveClient:
                 continue
             url = self.urls[self.connects % len(self.urls)]
             try:
-                with connect(url, additional_headers={"Cookie": f"sessionid={self.session}", "Origin": self.origin},
+                with connect(url, additional_headers={"Cookie": f"sessionid={self.session}", "Origin": origin_of(url)},
                              open_timeout=5, max_size=2**24) as ws:
                     self._ws = ws
                     self.connects += 1

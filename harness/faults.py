@@ -75,7 +75,7 @@ class FaultRun:
                 radius_km=self.rng.choice([2, 4, 6, 10]),
                 categories=self.rng.choice([None, None, ["produce", "dairy", "bakery"], ["drinks", "snacks"]]),
             )
-            client = LiveClient([self.stack.ws_url()], browser.cookies["sessionid"].value, self.stack.base_url, area)
+            client = LiveClient([self.stack.ws_url()], browser.cookies["sessionid"].value, area)
             self.clients.append(client.start())
         deadline = time.monotonic() + 30
         while any(c.first_cursor is None for c in self.clients):

@@ -13,6 +13,7 @@ import urllib.request
 from pathlib import Path
 
 from config.embedded import free_port
+from config.launcher import DAPHNE
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -35,9 +36,8 @@ def web_command(server: str, port: int) -> list[str]:
     if server == "uvicorn":
         return [str(BIN / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
                 "--ws", "wsproto", "--ws-ping-interval", "60", "--lifespan", "off", "--no-access-log", "--backlog", "1024"]
-    # The same listen backlog as the Procfile: Twisted's default of 50 drops a reconnect storm's SYNs.
-    return [str(BIN / "daphne"), "-e", f"tcp:port={port}:interface=127.0.0.1:backlog=1024",
-            "--ping-interval", "60", "--ping-timeout", "30", "config.asgi:application"]
+    # daphne exactly as `make run` starts it (listen backlog, keepalive pings, no proxy headers).
+    return [str(BIN / "daphne"), *DAPHNE.format(port=port).split()[1:]]
 
 
 def metric(port: int, name: str, labels: str = "") -> float:

@@ -72,7 +72,7 @@ def test_a_shopper_who_stops_reading_is_cut_loose_and_the_others_get_everything(
     try:
         reader = connect_shopper(ShopperFactory(), web=web)
         reader.next("snapshot")
-        stuck = stuck_socket(port, ShopperFactory(), origin=stack.base_url)
+        stuck = stuck_socket(port, ShopperFactory(), origin=f"http://127.0.0.1:{port}")
         assert wait_for(lambda: metric(port, "dealcast_socket_connections") == 2)
         closes_before = metric(port, "dealcast_slow_client_closes_total")
         # when a burst of 1,000 deals (~800 KB of frames) goes out
@@ -97,7 +97,7 @@ def stuck_socket(port: int, user, *, origin: str) -> socket.socket:
     raw.connect(("127.0.0.1", port))
     raw.sendall(
         (
-            "GET /ws/deals/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"GET /ws/deals/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
             f"Origin: {origin}\r\nCookie: sessionid={session_cookie(user)}\r\n\r\n"
         ).encode()

@@ -53,7 +53,7 @@ def test_two_web_processes_and_two_workers_deliver_everything(stack):
             browser.force_login(user)
             area = Area(CITY_CENTER[0] + rng.uniform(-0.08, 0.08), CITY_CENTER[1] + rng.uniform(-0.12, 0.12), rng.choice([3, 6, 12]))
             order = urls if index % 2 == 0 else urls[::-1]
-            clients.append(LiveClient(order, browser.cookies["sessionid"].value, stack.base_url, area).start())
+            clients.append(LiveClient(order, browser.cookies["sessionid"].value, area).start())
         while any(c.first_cursor is None for c in clients):
             time.sleep(0.05)
         # when staff publish through both web processes
