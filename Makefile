@@ -9,7 +9,7 @@ NGINX := /usr/sbin/nginx
 CHROMIUM := /usr/bin/chromium
 # Tests get their own channel prefix and Celery queue (a `make run` may share the servers) and
 # throttles high enough for a whole suite from one address; throttling has its own test.
-TEST_ENV := DEALCAST_LOCAL=1 CHANNEL_LAYER_PREFIX=dealcast-test CELERY_QUEUE=dealcast-test \
+TEST_ENV := DEALCAST_LOCAL=1 CHANNEL_LAYER_PREFIX=dealcast-test CELERY_QUEUE=dealcast-test SIGNUPS_PER_HOUR=100000 \
 	THROTTLE_ANON=100000/min THROTTLE_USER=100000/min
 
 .PHONY: run test bench faults audit check clean-data

@@ -39,6 +39,30 @@ def stack(stack_env):
     running.stop()
 
 
+@pytest.fixture(autouse=True)
+def webs_follow_this_tests_log(request):
+    """Each database test starts with an emptied database: a new event log, with a new epoch. A web
+    process that notices it later gives its open sockets fresh snapshots (as after a restore), which
+    would land among a test's frames; so before the test, every web process follows the new log."""
+    if "stack" not in request.fixturenames or request.node.get_closest_marker("django_db") is None:
+        yield
+        return
+    request.getfixturevalue("_django_db_helper")
+    stack = request.getfixturevalue("stack")
+    from harness.stack import metric, wait_for
+    from realtime.models import LogHead
+
+    epoch = LogHead.objects.get_or_create(pk=1)[0].epoch
+
+    def following(port: int) -> bool:
+        # No epoch yet: the process's hub has not opened, and reads the log as it is when it does.
+        name = "dealcast_event_log_info"
+        return metric(port, name) == 1 or metric(port, name, f'epoch="{epoch}"') == 1
+
+    assert wait_for(lambda: all(following(port) for port, _ in stack.webs))
+    yield
+
+
 @pytest.fixture
 def connect_shopper(stack):
     """Open a real WebSocket as a logged-in user; all are closed after the test."""

@@ -3,8 +3,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
+
+from accounts.validators import validate_username_not_confusable
 
 from markets.geo import MAX_RADIUS_KM, MIN_RADIUS_KM
 
@@ -18,6 +22,12 @@ class User(AbstractUser):
     connection reads them.
     """
 
+    username = models.CharField(
+        "username", max_length=150, unique=True,
+        help_text="150 characters or fewer: letters of one alphabet, digits and @/./+/-/_ only.",
+        validators=[UnicodeUsernameValidator(), validate_username_not_confusable],
+        error_messages={"unique": "A user with that username already exists."},
+    )
     home_lat = models.FloatField(
         null=True, blank=True, validators=[MinValueValidator(-90), MaxValueValidator(90)],
         help_text="Saved location, used when the browser's location is unavailable.",
@@ -34,6 +44,11 @@ class User(AbstractUser):
 
     class Meta:
         constraints = [
+            # "Shopper" next to "shopper" would be two accounts one person cannot tell apart.
+            models.UniqueConstraint(
+                Lower("username"), name="user_username_unique_ignoring_case",
+                violation_error_message="A user with that username already exists.",
+            ),
             models.CheckConstraint(
                 condition=models.Q(radius_km__gte=MIN_RADIUS_KM, radius_km__lte=MAX_RADIUS_KM),
                 name="user_radius_in_bounds",

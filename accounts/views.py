@@ -9,17 +9,24 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.forms import PreferencesForm, SignupForm
 from accounts.services import user_set_preferences, user_signup
+from accounts.throttles import signup_counted, signups_left
+from config.middleware import client_address
 
 
 @require_http_methods(["GET", "POST"])
 def signup(request):
     form = SignupForm(request.POST or None)
+    address = client_address(request)
+    if request.method == "POST" and not signups_left(address):
+        form.add_error(None, "Too many new accounts from your network in the last hour. Try again later.")
+        return render(request, "accounts/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         user = user_signup(
             username=form.cleaned_data["username"],
             email=form.cleaned_data.get("email", ""),
             password=form.cleaned_data["password1"],
         )
+        signup_counted(address)
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, "Welcome to Dealcast. Set your location to see deals near you.")
         return redirect("preferences")

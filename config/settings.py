@@ -166,6 +166,7 @@ AXES_RESET_ON_SUCCESS = True
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "config.middleware.client_address"
 AXES_SENSITIVE_PARAMETERS = ["password"]
+SIGNUPS_PER_HOUR = env_int("SIGNUPS_PER_HOUR", 5)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -318,6 +319,9 @@ OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 5)
 REALTIME_RECONCILE_SECONDS = env_float("REALTIME_RECONCILE_SECONDS", 1.0)
 # A socket whose client leaves this many bytes unread is closed with 4008 and resumes from its cursor.
 REALTIME_MAX_UNSENT_BYTES = env_int("REALTIME_MAX_UNSENT_BYTES", 256 * 1024)
+# Open live sockets one login session, and one account, may hold on a web process.
+REALTIME_MAX_SOCKETS_PER_SESSION = env_int("REALTIME_MAX_SOCKETS_PER_SESSION", 10)
+REALTIME_MAX_SOCKETS_PER_ACCOUNT = env_int("REALTIME_MAX_SOCKETS_PER_ACCOUNT", 20)
 # Gen-0 threshold of the web process's garbage collector (0: CPython's default); see realtime/tuning.py.
 REALTIME_GC_THRESHOLD = env_int("REALTIME_GC_THRESHOLD", 50_000)
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

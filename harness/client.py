@@ -30,6 +30,11 @@ class Received:
     at: float
 
 
+def cursor_position(cursor: str) -> int:
+    """The log position a cursor is complete up to (its format is in realtime/cursor.py)."""
+    return int(cursor.rpartition("-")[2].split(".")[0])
+
+
 def origin_of(socket_url: str) -> str:
     """The origin of the page that opens a socket at this URL (the site checks it in full)."""
     parts = urlsplit(socket_url)
@@ -55,6 +60,8 @@ class LiveClient:
     snapshots: int = 0
     first_cursor: str | None = None
     cursor: str | None = None
+    # Log positions (after, through] a snapshot stood in for: a resume too far back for a replay.
+    covered: list[tuple[int, int]] = field(default_factory=list)
     connects: int = 0
     offline: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -118,6 +125,8 @@ class LiveClient:
         with self._lock:
             if frame["type"] == "snapshot":
                 self.snapshots += 1
+                if self.cursor is not None:
+                    self.covered.append((cursor_position(self.cursor), cursor_position(frame["cursor"])))
                 self.view = {d["id"]: d for d in frame["deals"]}
                 self.cursor = frame["cursor"]
                 if self.first_cursor is None:

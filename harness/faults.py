@@ -260,8 +260,8 @@ class FaultRun:
 
 
 def print_table(tallies: list[Tally]) -> None:
-    columns = ["fault", "sent", "expected", "delivered", "lost", "duplicated", "out_of_order", "view_mismatches",
-               "staff_writes", "staff_failed"]
+    columns = ["fault", "sent", "expected", "delivered", "resynced", "lost", "duplicated", "out_of_order",
+               "view_mismatches", "staff_writes", "staff_failed"]
     print("\n" + " | ".join(f"{c:>18}" if c == "fault" else f"{c:>10}" for c in columns))
     for tally in tallies:
         row = asdict(tally)

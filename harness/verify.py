@@ -18,6 +18,7 @@ class Tally:
     duplicated: int = 0
     out_of_order: int = 0
     view_mismatches: int = 0
+    resynced: int = 0
     staff_writes: int = 0
     staff_failed: int = 0
 
@@ -41,10 +42,15 @@ def tally_clients(name: str, clients: list[LiveClient], *, after: int) -> Tally:
         area = client.area
         sub = Subscription.build(lat=area.lat, lng=area.lng, radius_km=area.radius_km, categories=area.categories)
         got = {r.event_id for r in client.received}
-        expected = {e.envelope["id"] for e in events if sub.match(e.footprints) is not None}
+        expected = {e.envelope["id"]: e.position for e in events if sub.match(e.footprints) is not None}
+        missing = [position for event_id, position in expected.items() if event_id not in got]
+        # A resume too far back gets a snapshot instead of the events (the replay bound): those events
+        # were not lost, the snapshot shows their outcome (checked below against a fresh fetch).
+        resynced = sum(1 for p in missing if any(low < p <= high for low, high in client.covered))
         tally.expected += len(expected)
-        tally.delivered += len(expected & got)
-        tally.lost += len(expected - got)
+        tally.delivered += len(expected) - len(missing)
+        tally.resynced += resynced
+        tally.lost += len(missing) - resynced
         fresh = deals_search(
             lat=sub.lat, lng=sub.lng, radius_km=sub.radius_km, category_ids=sub.categories
         )
@@ -54,6 +60,7 @@ def tally_clients(name: str, clients: list[LiveClient], *, after: int) -> Tally:
         tally.out_of_order += client.out_of_order
         client.frames_per_event.clear()
         client.out_of_order = 0
+        client.covered.clear()
     return tally
 
 

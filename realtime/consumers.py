@@ -15,6 +15,7 @@ from urllib.parse import parse_qs
 
 import orjson
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from markets.geo import InvalidLocation
 from realtime import metrics
@@ -23,7 +24,7 @@ from realtime.db import db_read
 from realtime.frames import LiveEvent
 from realtime.groups import cell_group, logins_of
 from realtime.hub import hub
-from realtime.ratelimit import TokenBucket
+from realtime.ratelimit import ACCOUNT_SUBSCRIBES_PER_SECOND, TokenBucket
 from realtime.reach import reach
 from realtime.selectors import CursorTooOld, area_snapshot, events_after
 from realtime.subscriptions import Subscription
@@ -37,6 +38,8 @@ MAX_FRAME_BYTES = 4096
 CLOSE_TOO_SLOW = 4008
 # The login behind the socket ended (logout or deactivation).
 CLOSE_SESSION_ENDED = 4401
+# The session or the account already holds as many sockets as it may on this web process.
+CLOSE_TOO_MANY_SOCKETS = 4429
 FRAMES_PER_SECOND, FRAME_BURST = 10.0, 20.0
 SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST = 1.0, 5.0
 # Events held while a subscribe reads its snapshot; past this the log repair delivers the rest.
@@ -93,6 +96,13 @@ class DealsConsumer(AsyncWebsocketConsumer):
         self.unsent = unsent_bytes_probe(self.base_send)
         await self.accept()
         await hub.attach(self, logins_of(self.scope))
+        over = hub.over_socket_caps(self.scope)
+        if over:
+            self.closing = True
+            await self.send_error("too_many_sockets", over)
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
+        self.account_budget = hub.account_budget(user.pk)
         self.expiry = close_when_session_expires(self)
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         if "lat" in query:
@@ -135,6 +145,12 @@ class DealsConsumer(AsyncWebsocketConsumer):
     async def handle_subscribe(self, frame: dict[str, Any]) -> None:
         if not self.subscribe_budget.take():
             await self.send_error("rate_limited", f"At most {SUBSCRIBES_PER_SECOND:g} subscriptions per second.")
+            return
+        if not self.account_budget.take():
+            # Shared by the account's sockets: ten sockets may not make ten times the snapshots.
+            await self.send_error(
+                "rate_limited", f"At most {ACCOUNT_SUBSCRIBES_PER_SECOND:g} subscriptions per second per account."
+            )
             return
         try:
             sub = await db_read(Subscription.build)(
@@ -204,8 +220,14 @@ class DealsConsumer(AsyncWebsocketConsumer):
 
     async def _send_if_new(self, event: LiveEvent) -> None:
         frame = self.frame_for(event)
-        if frame is not None:
-            await self.send_text(frame)
+        if frame is None:
+            return
+        # Replays and held events obey the same bound as live fan-out: a client that requests them and
+        # never reads is closed, not buffered for.
+        if self.unsent() > settings.REALTIME_MAX_UNSENT_BYTES:
+            self.too_slow()
+            return
+        await self.send_text(frame)
 
     # Called by the hub, synchronously, for each live event of this socket's groups ----------------
 

@@ -27,7 +27,8 @@ from django.conf import settings
 
 from realtime import metrics
 from realtime.frames import LiveEvent
-from realtime.groups import LOGINS_GROUP
+from realtime.groups import LOGINS_GROUP, session_login, user_login
+from realtime.ratelimit import ACCOUNT_SUBSCRIBE_BURST, ACCOUNT_SUBSCRIBES_PER_SECOND, TokenBucket
 
 if TYPE_CHECKING:
     from realtime.consumers import DealsConsumer
@@ -46,6 +47,7 @@ class LiveHub:
         self.consumers: set[DealsConsumer] = set()
         self.members: dict[str, set[DealsConsumer]] = {}
         self.by_login: dict[str, set[DealsConsumer]] = {}
+        self.budgets: dict[int, TokenBucket] = {}
         self.joined: set[str] = set()
         self._ops: dict[str, asyncio.Task] = {}
         self._recent: OrderedDict[str, None] = OrderedDict()
@@ -108,7 +110,28 @@ class LiveHub:
                 members.discard(consumer)
                 if not members:
                     del self.by_login[login]
+        user_id = getattr(consumer, "user_id", None)
+        if user_id is not None and user_login(user_id) not in self.by_login:
+            self.budgets.pop(user_id, None)
         self.remove(consumer, list(consumer.hub_groups))
+
+    def over_socket_caps(self, scope) -> str | None:
+        """Why this (attached) socket is one too many for its session or account, or None."""
+        user_sockets = self.by_login.get(user_login(scope["user"].pk), ())
+        if len(user_sockets) > settings.REALTIME_MAX_SOCKETS_PER_ACCOUNT:
+            return f"This account already has {settings.REALTIME_MAX_SOCKETS_PER_ACCOUNT} live connections open."
+        if scope.get("session_key"):
+            session_sockets = self.by_login.get(session_login(scope["session_key"]), ())
+            if len(session_sockets) > settings.REALTIME_MAX_SOCKETS_PER_SESSION:
+                return f"This login already has {settings.REALTIME_MAX_SOCKETS_PER_SESSION} live connections open."
+        return None
+
+    def account_budget(self, user_id: int) -> TokenBucket:
+        """The subscribe budget all of one account's sockets on this process share."""
+        budget = self.budgets.get(user_id)
+        if budget is None:
+            budget = self.budgets[user_id] = TokenBucket(ACCOUNT_SUBSCRIBES_PER_SECOND, ACCOUNT_SUBSCRIBE_BURST)
+        return budget
 
     async def add(self, consumer: DealsConsumer, groups: list[str]) -> None:
         for group in groups:

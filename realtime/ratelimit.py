@@ -1,9 +1,13 @@
-"""A token bucket, for bounding what one socket may ask of the server."""
+"""Token buckets, for bounding what one socket, or one account's sockets together, may ask of the server."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+
+
+# Subscribes (each a snapshot or a replay) shared by all of one account's sockets on a web process.
+ACCOUNT_SUBSCRIBES_PER_SECOND, ACCOUNT_SUBSCRIBE_BURST = 2.0, 10.0
 
 
 @dataclass

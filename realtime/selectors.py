@@ -15,6 +15,9 @@ from realtime.snapshots import SNAPSHOT_LIMIT, Snapshot, city, snapshot_from_cop
 from realtime.subscriptions import Subscription
 
 REPLAY_LIMIT = 2000
+# A resume that would send more frames than this gets a snapshot instead: its cost is then the size of
+# the area, not of the gap (one subscribe 2,000 positions back cost 3.5 MB and 0.14 s of CPU).
+REPLAY_MAX_FRAMES = 200
 
 
 class CursorTooOld(Exception):
@@ -110,7 +113,8 @@ def log_events(*, after: int, through: int, cells: frozenset[str] | None = None,
 def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEvent, float]], int]:
     """The subscription's events after ``cursor``, each with its distance, and the new head.
 
-    Raises ``CursorTooOld`` when the cursor predates the retained log or the gap is too long to replay.
+    Raises ``CursorTooOld`` when the cursor predates the retained log, belongs to another epoch or is
+    ahead of it, or the gap is too long to replay (more than ``REPLAY_MAX_FRAMES`` events to send).
     """
     head, floor, epoch = log_bounds()
     if cursor.epoch != epoch or cursor.base > head or cursor.base < floor:
@@ -125,4 +129,6 @@ def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEv
         distance = sub.match(event.footprints)
         if distance is not None:
             matched.append((event, distance))
+            if len(matched) > REPLAY_MAX_FRAMES:
+                raise CursorTooOld()
     return matched, head

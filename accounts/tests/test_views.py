@@ -1,4 +1,6 @@
 import pytest
+from django.core.cache import cache
+from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
@@ -25,6 +27,43 @@ def test_duplicate_username_is_a_clear_error(client):
     assert response.status_code == 400
     assert b"already exists" in response.content
     assert User.objects.filter(username="ana").count() == 1
+
+
+def signup(client, username: str):
+    return client.post(reverse("signup"), {
+        "username": username, "email": "", "password1": "plum-tree-4711", "password2": "plum-tree-4711",
+    })
+
+
+@pytest.mark.parametrize("look_alike", ["Ana", "ANA", "аna", "ａｎａ"])
+def test_a_look_alike_of_an_existing_username_is_refused(client, look_alike):
+    # given "ana" (positive control: a different name is taken)
+    assert signup(client, "ana").status_code == 302
+    assert signup(Client(), "anna").status_code == 302
+    # when someone signs up as the same name in other case, with a Cyrillic "а", or full-width letters
+    response = signup(Client(), look_alike)
+    # then it is refused with a message, and no second account exists
+    assert response.status_code == 400
+    assert b"already exists" in response.content or b"alphabet" in response.content
+    assert User.objects.filter(username__iexact="ana").count() == 1
+    assert not User.objects.filter(username=look_alike).exists()
+
+
+def test_a_username_in_one_other_alphabet_is_welcome(client):
+    assert signup(client, "иван").status_code == 302
+
+
+def test_signups_from_one_address_are_limited_per_hour(settings):
+    settings.SIGNUPS_PER_HOUR = 3
+    address = "198.51.100.23"
+    cache.delete(f"signups:{address}")
+    statuses = [signup(Client(REMOTE_ADDR=address), f"burst{i}").status_code for i in range(5)]
+    assert statuses == [302, 302, 302, 429, 429]
+    assert User.objects.filter(username__startswith="burst").count() == 3
+    # positive control: another address still signs up
+    assert signup(Client(REMOTE_ADDR="198.51.100.24"), "elsewhere").status_code == 302
+    cache.delete(f"signups:{address}")
+    cache.delete("signups:198.51.100.24")
 
 
 def test_preferences_are_saved(client):
