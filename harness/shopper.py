@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import queue
+import socket
 import threading
 import time
 
@@ -74,3 +75,20 @@ class ShopperSocket:
 
     def close(self) -> None:
         self._connection.__exit__(None, None, None)
+
+
+def stuck_socket(port: int, session: str) -> socket.socket:
+    """A WebSocket client of the web process on ``port`` that completes the handshake, then never reads."""
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.connect(("127.0.0.1", port))
+    raw.sendall(
+        (
+            f"GET /ws/deals/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            f"Origin: http://127.0.0.1:{port}\r\nCookie: sessionid={session}\r\n\r\n"
+        ).encode()
+    )
+    if not raw.recv(4096).startswith(b"HTTP/1.1 101"):
+        raise ConnectionError("the server refused the socket")
+    return raw

@@ -54,6 +54,21 @@ def login_cookie(base: str, username: str, password: str) -> str:
     return next(c.value for c in jar if c.name == "sessionid")
 
 
+def signup_cookie(base: str, username: str) -> str:
+    import http.cookiejar
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = opener.open(f"{base}/accounts/signup/").read().decode()
+    token = page.split('name="csrfmiddlewaretoken" value="')[1].split('"')[0]
+    data = urllib.parse.urlencode({
+        "username": username, "email": "", "password1": "plum-tree-4711", "password2": "plum-tree-4711",
+        "csrfmiddlewaretoken": token,
+    }).encode()
+    opener.open(urllib.request.Request(f"{base}/accounts/signup/", data=data, headers={"Referer": f"{base}/accounts/signup/"}))
+    return next(c.value for c in jar if c.name == "sessionid")
+
+
 def free_port_run(length: int) -> int:
     """A free port whose next ``length - 1`` ports are free too: the launcher's backends take them."""
     for _ in range(100):
@@ -91,14 +106,15 @@ def test_launcher_serves_two_web_processes_behind_one_address(fresh_database, tm
         shopper = ShopperSocket(f"ws://127.0.0.1:{port}/ws/deals/", session=login_cookie(base, "shopper", "shop-demo-2026"),
                                 origin=base)
         shopper.next("snapshot")
-        # and thirty more logins connect, spread over both web processes by the balancer
-        others = [
-            ShopperSocket(f"ws://127.0.0.1:{port}/ws/deals/", session=login_cookie(base, "shopper", "shop-demo-2026"),
-                          origin=base)
-            for _ in range(30)
-        ]
-        for other in others:
+        # and thirty more shoppers sign up and watch the same market, spread over both web processes
+        with psycopg.connect(fresh_database) as conn:
+            lat, lng = conn.execute("SELECT lat, lng FROM markets_market WHERE id = 24").fetchone()
+        others = []
+        for i in range(30):
+            other = ShopperSocket(f"ws://127.0.0.1:{port}/ws/deals/", session=signup_cookie(base, f"probe{i}"), origin=base)
+            other.subscribe(lat=lat, lng=lng, radius_km=2)
             other.next("snapshot")
+            others.append(other)
         # and every socket then sits idle for more than a minute (balancer and keepalive timeouts)
         time.sleep(IDLE_SECONDS)
         staff_token = subprocess.run(

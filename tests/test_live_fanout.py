@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 import redis
@@ -10,7 +9,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from discounts.models import Discount
-from harness.shopper import session_cookie
+from harness.shopper import session_cookie, stuck_socket
 from harness.stack import metric, wait_for
 from realtime.groups import cell_group
 from realtime.subscriptions import Subscription
@@ -72,7 +71,7 @@ def test_a_shopper_who_stops_reading_is_cut_loose_and_the_others_get_everything(
     try:
         reader = connect_shopper(ShopperFactory(), web=web)
         reader.next("snapshot")
-        stuck = stuck_socket(port, ShopperFactory(), origin=f"http://127.0.0.1:{port}")
+        stuck = stuck_socket(port, session_cookie(ShopperFactory()))
         assert wait_for(lambda: metric(port, "dealcast_socket_connections") == 2)
         closes_before = metric(port, "dealcast_slow_client_closes_total")
         # when a burst of 1,000 deals (~800 KB of frames) goes out
@@ -88,19 +87,3 @@ def test_a_shopper_who_stops_reading_is_cut_loose_and_the_others_get_everything(
         stuck.close()
     finally:
         stack.stop_web(web)
-
-
-def stuck_socket(port: int, user, *, origin: str) -> socket.socket:
-    """A WebSocket client that completes the handshake and then never reads again."""
-    raw = socket.socket()
-    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    raw.connect(("127.0.0.1", port))
-    raw.sendall(
-        (
-            f"GET /ws/deals/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: {origin}\r\nCookie: sessionid={session_cookie(user)}\r\n\r\n"
-        ).encode()
-    )
-    assert raw.recv(4096).startswith(b"HTTP/1.1 101")
-    return raw
