@@ -13,6 +13,7 @@ import argparse
 import json
 import random
 import signal
+import statistics
 import sys
 import threading
 import time
@@ -23,6 +24,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from harness.abuse import AbuseReport, GreedyAccount  # noqa: E402
 from harness.client import Area, LiveClient  # noqa: E402
 from harness.cluster import LocalCluster  # noqa: E402
 from harness.stack import Stack  # noqa: E402
@@ -44,6 +46,10 @@ class FaultRun:
         self.stack: Stack | None = None
         self.clients: list[LiveClient] = []
         self.driving = threading.Event()
+        self.after_phase: list[Callable[[], None]] = []
+        self.before_phase: dict[str, Callable[[], None]] = {}
+        self.far_back_cursor = ""
+        self.abuse: AbuseReport | None = None
 
     # setup -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -125,6 +131,28 @@ class FaultRun:
                 outcomes.append(0)
             time.sleep(0.25)
 
+    def _probe_deals(self, durations: list[float]) -> None:
+        """A shopper's plain page request every 0.2 s, timed (how fast the site is for everyone)."""
+        import httpx
+
+        with httpx.Client(base_url=self.stack.base_url, timeout=30) as http:
+            while self.driving.is_set():
+                started = time.perf_counter()
+                try:
+                    http.get("/api/deals/", params={"lat": 52.52, "lng": 13.405, "radius_km": 5})
+                    durations.append((time.perf_counter() - started) * 1000)
+                except Exception:  # noqa: BLE001 - a fault may take the web process away for a moment
+                    pass
+                time.sleep(0.2)
+
+    def _live_latencies_ms(self, since: float) -> list[float]:
+        from datetime import datetime
+
+        return [
+            (r.at - datetime.fromisoformat(r.occurred_at).timestamp()) * 1000
+            for client in self.clients for r in list(client.received) if r.at >= since
+        ]
+
     def _staff_api(self):
         import httpx
         from rest_framework.authtoken.models import Token
@@ -144,10 +172,17 @@ class FaultRun:
         """
         from django.db import connection
 
+        if name in self.before_phase:
+            self.before_phase[name]()
+        for client in self.clients:
+            client.covered.clear()
         connection.close()
         start_position = self._log_head()
+        started_at = time.time()
         self.driving.set()
-        threads = [threading.Thread(target=self._drive, daemon=True)]
+        durations: list[float] = []
+        threads = [threading.Thread(target=self._drive, daemon=True),
+                   threading.Thread(target=self._probe_deals, args=(durations,), daemon=True)]
         outcomes: list[int] = []
         if staff_writes:
             api, market_id = self._staff_api()
@@ -160,9 +195,15 @@ class FaultRun:
         self.driving.clear()
         for thread in threads:
             thread.join()
+        for finish in self.after_phase:
+            finish()
+        self.after_phase.clear()
         wait_drained(settle_s=2.0)
         connection.close()
+        live = self._live_latencies_ms(started_at)
         tally = tally_clients(name, self.clients, after=start_position)
+        tally.live_p50_ms = round(statistics.median(live), 1) if live else None
+        tally.get_p50_ms = round(statistics.median(durations), 1) if durations else None
         tally.staff_writes = len(outcomes)
         tally.staff_failed = sum(1 for status in outcomes if status not in (200, 201))
         return tally
@@ -178,6 +219,49 @@ class FaultRun:
 
         def redis_network_cut() -> None:
             self.proxy.cut(2.0)
+
+        def make_backlog() -> None:
+            """Before the phase: about 2,000 events the greedy account will ask to have replayed."""
+            from decimal import Decimal
+
+            from django.db.models import F
+
+            from discounts.models import Discount
+            from realtime.models import LogHead
+
+            head = LogHead.objects.get(pk=1)
+            self.far_back_cursor = f"{head.epoch}-{head.position}"
+            listed = Discount.objects.filter(listed=True)
+            for _ in range(max(1, 2000 // max(1, listed.count()))):
+                listed.update(price=F("price") * Decimal("0.99"))
+            wait_drained(settle_s=2.0)
+
+        self.before_phase["abusive_account"] = make_backlog
+
+        def abusive_account() -> None:
+            # One account: 30 sockets tried from one login, then 10 that each resume once a second
+            # from a cursor about 2,000 events back (the review's measurement).
+            from django.test import Client
+
+            from accounts.models import User
+            from discounts.demo import CITY_CENTER
+
+            far_back = self.far_back_cursor
+
+            user, _ = User.objects.get_or_create(username="greedy")
+            sessions = []
+            for _ in range(2):
+                browser = Client()
+                browser.force_login(user)
+                sessions.append(browser.cookies["sessionid"].value)
+            area = {"lat": CITY_CENTER[0], "lng": CITY_CENTER[1], "radius_km": 12}
+            greedy = GreedyAccount(stack.ws_url(), sessions, area, cursor=far_back)
+            greedy.start()
+
+            def finish() -> None:
+                self.abuse = greedy.stop()
+
+            self.after_phase.append(finish)
 
         def redis_outage() -> None:
             # Down for most of the rest of the phase, while staff keep publishing through the API.
@@ -255,17 +339,17 @@ class FaultRun:
             "worker_sigkill": worker_sigkill,
             "web_restart": web_restart, "postgres_restart": postgres_restart, "client_offline": client_offline,
             "poison_row": poison_row, "slow_client": slow_client, "out_of_order_commit": out_of_order_commit,
-            "bulk_update": bulk_update,
+            "bulk_update": bulk_update, "abusive_account": abusive_account,
         }
 
 
 def print_table(tallies: list[Tally]) -> None:
     columns = ["fault", "sent", "expected", "delivered", "resynced", "lost", "duplicated", "out_of_order",
-               "view_mismatches", "staff_writes", "staff_failed"]
+               "view_mismatches", "staff_writes", "staff_failed", "live_p50_ms", "get_p50_ms"]
     print("\n" + " | ".join(f"{c:>18}" if c == "fault" else f"{c:>10}" for c in columns))
     for tally in tallies:
         row = asdict(tally)
-        print(" | ".join(f"{row[c]:>18}" if c == "fault" else f"{row[c]:>10}" for c in columns)
+        print(" | ".join(f"{row[c]:>18}" if c == "fault" else f"{str(row[c]):>10}" for c in columns)
               + ("" if tally.ok else "   <-- FAILED"))
 
 
@@ -300,6 +384,14 @@ def main(argv: list[str] | None = None) -> int:
         run.stop()
     print_table(tallies)
     print(f"\nCelery workers that exited on their own and were restarted (as a supervisor would): {crashes}")
+    if run.abuse is not None:
+        a = run.abuse
+        print(
+            f"abusive_account: {a.sockets_refused} of {a.sockets_tried} sockets from one login refused (cap 10); "
+            f"{a.resumes_sent} far-back resumes from 10 sockets got {a.snapshots} snapshots, {a.events} events and "
+            f"{a.rate_limited} rate-limit errors ({a.bytes_received / 1e6:.1f} MB in all); the others' figures are "
+            "in its row above"
+        )
     if args.json:
         args.json.write_text(json.dumps([asdict(t) for t in tallies], indent=2))
     failed = [t.fault for t in tallies if not t.ok]

@@ -21,6 +21,9 @@ class Tally:
     resynced: int = 0
     staff_writes: int = 0
     staff_failed: int = 0
+    # How fast the others were served meanwhile (figures, not pass/fail): live events, GET /api/deals/.
+    live_p50_ms: float | None = None
+    get_p50_ms: float | None = None
 
     @property
     def ok(self) -> bool:
