@@ -57,18 +57,11 @@ def close_when_session_expires(consumer) -> asyncio.TimerHandle | None:
     return asyncio.get_running_loop().call_later(seconds, lambda: asyncio.ensure_future(consumer.end_session()))
 
 
-class DealsConsumer(AsyncWebsocketConsumer):
-    """One shopper's connection.
-
-    Subscribes run one at a time under ``self.lock``. While one reads its snapshot or replay,
-    ``pending`` holds the live events the hub offers; they are applied after it, and those the
-    snapshot already reflected are dropped by position (the Zulip pattern: register, then load).
-    """
-
-    channel_layer_alias = HUB_ONLY
+class EndsWithLogin:
+    """A socket the hub knows by its login (``hub.attach``), with a timer for its session's expiry:
+    both released however the socket ends, even when the server cancels it."""
 
     async def __call__(self, scope, receive, send) -> None:
-        """Release what the socket registered however it ends, even when daphne cancels it."""
         self.hub_groups: set[str] = set()
         self.expiry: asyncio.TimerHandle | None = None
         try:
@@ -77,6 +70,17 @@ class DealsConsumer(AsyncWebsocketConsumer):
             hub.detach(self)
             if self.expiry is not None:
                 self.expiry.cancel()
+
+
+class DealsConsumer(EndsWithLogin, AsyncWebsocketConsumer):
+    """One shopper's connection.
+
+    Subscribes run one at a time under ``self.lock``. While one reads its snapshot or replay,
+    ``pending`` holds the live events the hub offers; they are applied after it, and those the
+    snapshot already reflected are dropped by position (the Zulip pattern: register, then load).
+    """
+
+    channel_layer_alias = HUB_ONLY
 
     async def connect(self) -> None:
         """Refuse anonymous users; subscribe a shopper with a saved location at once."""

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from markets.selectors import markets_managed_by
-from realtime.consumers import CLOSE_SESSION_ENDED, close_when_session_expires
+from realtime.consumers import CLOSE_SESSION_ENDED, EndsWithLogin, close_when_session_expires
 from realtime.groups import logins_of, staff_group
 from realtime.hub import hub
 
@@ -20,18 +20,7 @@ def _market_ids(user) -> list[int]:
     return list(markets_managed_by(user).values_list("pk", flat=True)[:MAX_MARKETS])
 
 
-class StaffConsumer(AsyncWebsocketConsumer):
-    async def __call__(self, scope, receive, send) -> None:
-        """Release the login registration however the socket ends, even when daphne cancels it."""
-        self.hub_groups: set[str] = set()
-        self.expiry: asyncio.TimerHandle | None = None
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            hub.detach(self)
-            if self.expiry is not None:
-                self.expiry.cancel()
-
+class StaffConsumer(EndsWithLogin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         """Staff only; joins the staff group of each market they manage."""
         user = self.scope.get("user")
