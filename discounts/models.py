@@ -8,6 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
+from django.utils import timezone
 
 from discounts.querysets import DiscountQuerySet
 
@@ -96,13 +97,14 @@ class Discount(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.product} at {self.market_id}"
+        return f"{self.product} at {self.market.name}"
 
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
         instance.listed_before = instance.__dict__.get("listed", False)
         instance.loaded_routing = {name: instance.__dict__.get(name) for name in cls.ROUTING_FIELDS}
+        instance.loaded_ends_at = instance.__dict__.get("ends_at")
         return instance
 
     @property
@@ -125,6 +127,9 @@ class Discount(models.Model):
             errors["price"] = "The deal price must be below the original price."
         if self.starts_at and self.ends_at and self.ends_at <= self.starts_at:
             errors["ends_at"] = "The end must be after the start."
+        elif self.ends_at and self.ends_at != getattr(self, "loaded_ends_at", None) and self.ends_at <= timezone.now():
+            # Only a new or changed end: withdrawing or editing a deal that already ended stays possible.
+            errors["ends_at"] = "This end time has already passed: a deal must end in the future."
         if self.currency and (len(self.currency) != 3 or not self.currency.isalpha()):
             errors["currency"] = "Use a three-letter currency code."
         if errors:
@@ -137,6 +142,7 @@ class Discount(models.Model):
             super().save(*args, **kwargs)
         self.listed_before = self.listed
         self.loaded_routing = {name: getattr(self, name) for name in self.ROUTING_FIELDS}
+        self.loaded_ends_at = self.ends_at
 
     def delete(self, *args, **kwargs):
         with transaction.atomic(using=kwargs.get("using")):

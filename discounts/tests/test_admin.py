@@ -1,5 +1,6 @@
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from discounts.demo import market_staff_group
 from discounts.models import Discount
@@ -31,11 +32,12 @@ def test_staff_sees_only_their_markets_deals(scene):
 
 def complete_change_form(deal: Discount, **changes) -> dict:
     """Every field of the admin change form, as the browser posts it, with ``changes`` applied."""
+    starts_at, ends_at = timezone.localtime(deal.starts_at), timezone.localtime(deal.ends_at)
     data = {
         "market": deal.market_id, "product": deal.product, "category": deal.category_id,
         "original_price": str(deal.original_price), "price": str(deal.price), "currency": deal.currency,
-        "starts_at_0": deal.starts_at.strftime("%Y-%m-%d"), "starts_at_1": deal.starts_at.strftime("%H:%M:%S"),
-        "ends_at_0": deal.ends_at.strftime("%Y-%m-%d"), "ends_at_1": deal.ends_at.strftime("%H:%M:%S"),
+        "starts_at_0": starts_at.strftime("%Y-%m-%d"), "starts_at_1": starts_at.strftime("%H:%M:%S"),
+        "ends_at_0": ends_at.strftime("%Y-%m-%d"), "ends_at_1": ends_at.strftime("%H:%M:%S"),
         "state": deal.state,
     }
     return {**data, **changes}
@@ -113,3 +115,22 @@ def test_superuser_sees_everything(client):
     create_deal(product="Anything")
     client.force_login(admin)
     assert b"Anything" in client.get(reverse("admin:discounts_discount_changelist")).content
+
+
+def test_admin_shows_and_takes_times_in_the_citys_time_zone(scene, settings):
+    from zoneinfo import ZoneInfo
+
+    client, deal_a = scene["client"], scene["deal_a"]
+    assert settings.TIME_ZONE == "Europe/Berlin"
+    # when staff type an end of 20:00 on a summer day
+    form = complete_change_form(deal_a)
+    form.update(ends_at_0="2099-07-01", ends_at_1="20:00:00")
+    assert client.post(reverse("admin:discounts_discount_change", args=[deal_a.pk]), form).status_code == 302
+    deal_a.refresh_from_db()
+    # then the deal ends at 20:00 in Berlin (18:00 UTC), and the form shows 20:00 again, with no offset note
+    assert deal_a.ends_at.astimezone(ZoneInfo("Europe/Berlin")).strftime("%H:%M") == "20:00"
+    assert deal_a.ends_at.astimezone(ZoneInfo("UTC")).strftime("%H:%M") == "18:00"
+    page = client.get(reverse("admin:discounts_discount_change", args=[deal_a.pk])).content.decode()
+    assert 'value="20:00:00"' in page
+    # and the deal is named by its market, not the market's id
+    assert str(deal_a) == f"Alpha apples at {scene['market_a'].name}"

@@ -167,3 +167,19 @@ def test_anonymous_callers_are_throttled(api, settings):
         codes = [api.get("/api/deals/").status_code for _ in range(4)]
     cache.delete("throttle_anon_127.0.0.1")
     assert codes == [200, 200, 200, 429]
+
+
+def test_a_deal_that_already_ended_is_refused_with_a_message(staff_api, city):
+    base = {"market": city["near"].pk, "product": "Bread", "category": "dairy", "original_price": "3.00", "price": "2.00"}
+    # started yesterday, ended an hour ago: "the end must be after the start" holds, yet nobody could see it
+    ended = staff_api.post("/api/discounts/", {
+        **base, "starts_at": "2020-01-01T00:00:00Z", "ends_at": "2020-01-01T01:00:00Z",
+    }, format="json")
+    assert ended.status_code == 400
+    assert "already passed" in str(ended.json()["ends_at"])
+    # positive control: the same deal ending in the future is taken
+    assert staff_api.post("/api/discounts/", {**base, "ends_at": "2099-01-01T00:00:00Z"}, format="json").status_code == 201
+    # and a deal that ended may still be withdrawn (its end is not changed)
+    deal = create_deal(market=city["near"], product="Old")
+    Discount.objects.filter(pk=deal.pk).update(ends_at="2020-01-01T02:00:00Z", starts_at="2020-01-01T00:00:00Z")
+    assert staff_api.delete(f"/api/discounts/{deal.pk}/").status_code == 204
