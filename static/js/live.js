@@ -15,12 +15,22 @@
   var radiusEl = document.getElementById("radius");
   var sortEl = document.getElementById("sort");
 
-  var STATUS_TEXT = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", polling: "Polling (live connection unavailable)" };
+  // In the words of the apps people use; the time of the last update says how fresh the list is.
+  var STATUS_TEXT = {
+    connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…",
+    polling: "Updates every few seconds", offline: "Offline: showing the deals you had",
+  };
+  var retryEl = document.getElementById("conn-retry");
+  var clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit" });
   function setStatus(mode) {
     state.mode = mode;
     statusEl.dataset.state = mode;
-    statusEl.textContent = STATUS_TEXT[mode];
+    var text = STATUS_TEXT[mode];
+    if (state.updatedAt && mode !== "connecting") text += " · updated " + clock.format(state.updatedAt);
+    statusEl.textContent = text;
+    retryEl.hidden = !(mode === "polling" || mode === "reconnecting");
   }
+  function markUpdated() { state.updatedAt = new Date(); setStatus(state.mode); }
 
   // Map: markers are added whether or not tiles load, so the deals show offline too.
   var map = L.map("map", { zoomControl: true });
@@ -47,7 +57,20 @@
     box.appendChild(prices);
     var meta = el("span", "meta", deal.category.name + (deal.distance_km != null ? " · " + deal.distance_km.toFixed(1) + " km" : ""));
     box.appendChild(meta);
+    var ends = new Date(deal.ends_at);
+    var endsEl = el("time", "ends", endsText(ends));
+    endsEl.dateTime = deal.ends_at;
+    box.appendChild(endsEl);
     return box;
+  }
+  // "ends in 3 h" while it is close, "until Sat 20:00" after that.
+  var weekdayTime = new Intl.DateTimeFormat(undefined, { weekday: "short", hour: "2-digit", minute: "2-digit" });
+  function endsText(ends) {
+    var minutes = Math.round((ends - Date.now()) / 60000);
+    if (minutes < 1) return "ending now";
+    if (minutes < 60) return "ends in " + minutes + " min";
+    if (minutes < 24 * 60) return "ends in " + Math.round(minutes / 60) + " h";
+    return "until " + weekdayTime.format(ends);
   }
 
   function selectedCategories() {
@@ -162,6 +185,7 @@
   }
   function connect() {
     clearTimeout(state.retryTimer);
+    if (state.ws && state.ws.readyState <= WebSocket.OPEN) { var old = state.ws; state.ws = null; old.close(); }
     var ws = new WebSocket(socketUrl());
     ws.area = state.area;
     state.ws = ws;
@@ -174,12 +198,13 @@
     };
     ws.onmessage = function (msg) {
       var frame = JSON.parse(msg.data);
-      if (frame.type === "snapshot") { replaceAll(frame.deals); state.cursor = frame.cursor; }
-      else if (frame.type === "event") { applyEvent(frame.event, frame.distance_km); state.cursor = frame.cursor; }
+      if (frame.type === "snapshot") { replaceAll(frame.deals); state.cursor = frame.cursor; markUpdated(); }
+      else if (frame.type === "event") { applyEvent(frame.event, frame.distance_km); state.cursor = frame.cursor; markUpdated(); }
       else if (frame.type === "error") { noteEl.textContent = frame.message; }
     };
     ws.onclose = function (ev) {
       if (state.ws !== ws) return;
+      if (!navigator.onLine) { setStatus("offline"); return; }  // the "online" event reconnects
       // 4008: the server dropped our backlog; come straight back and resume from the cursor.
       if (ev.code === 4008) { setStatus("reconnecting"); state.retryTimer = setTimeout(connect, 100); return; }
       state.failures += 1;
@@ -207,6 +232,7 @@
       url = page.next;
     }
     replaceAll(deals.filter(inArea));
+    markUpdated();
     state.cursor = head.cursor;
   }
   async function pollOnce() {
@@ -220,6 +246,7 @@
     if (body.reset) { state.cursor = null; await fetchSnapshot(); return; }
     body.events.forEach(function (item) { applyEvent(item.event, item.distance_km); });
     state.cursor = body.cursor;
+    markUpdated();
   }
   function startPolling() {
     if (state.pollTimer) return;
@@ -260,6 +287,12 @@
   if (cfg.notify && window.Notification && Notification.permission === "default") {
     document.getElementById("use-location").addEventListener("click", function () { Notification.requestPermission(); });
   }
+
+  window.addEventListener("offline", function () { setStatus("offline"); });
+  window.addEventListener("online", function () { state.failures = 0; connect(); });
+  retryEl.addEventListener("click", function () { state.failures = 0; connect(); });
+  // End times ("ends in 3 h") move with the clock; the deals themselves only change by events.
+  setInterval(render, 60000);
 
   if (cfg.saved) setArea(cfg.saved.lat, cfg.saved.lng, "Showing deals around your saved location.");
   else { map.setView([52.52, 13.405], 11); noteEl.textContent = "Allow location, or click the map to choose where to look."; }
