@@ -10,7 +10,7 @@ class SearchForm(forms.Form):
         queryset=categories_all(), required=False, to_field_name="slug", empty_label="All categories"
     )
     ordering = forms.ChoiceField(
-        choices=[("distance", "Closest"), ("price", "Cheapest"), ("-percent_off", "Biggest discount")],
+        choices=[("", "Best match"), ("distance", "Closest"), ("price", "Cheapest"), ("-percent_off", "Biggest discount")],
         required=False,
     )
     lat = forms.FloatField(required=False, min_value=-90, max_value=90, widget=forms.HiddenInput)

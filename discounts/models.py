@@ -5,6 +5,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models, transaction
@@ -85,6 +86,7 @@ class Discount(models.Model):
         indexes = [
             models.Index(fields=["listed", "ends_at"], name="discount_listed_ends"),
             models.Index(fields=["state", "starts_at"], name="discount_state_starts"),
+            GinIndex(fields=["product"], opclasses=["gin_trgm_ops"], name="discount_product_trgm"),
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(price__gt=0), name="discount_price_positive"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable
 from datetime import datetime
 
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramWordSimilarity
 from django.db.models import ExpressionWrapper, F, FloatField, Q, QuerySet, Value
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 from django.utils import timezone
@@ -75,8 +76,8 @@ def deals_search(
     location, each deal carries ``distance_km``; without one, ``distance`` ordering falls back to price.
     """
     deals = deals_active(now=now)
-    if q:
-        deals = deals.filter(product__icontains=q.strip())
+    if q and q.strip():
+        deals = _matching_text(deals, q.strip())
     if category_ids is not None:
         deals = deals.filter(category_id__in=category_ids)
     has_location = lat is not None and lng is not None
@@ -89,10 +90,29 @@ def deals_search(
                 market__lng__gte=box.min_lng, market__lng__lte=box.max_lng,
                 distance_km__lte=radius_km,
             )
+    if ordering is None and q and q.strip():
+        return deals.order_by("-relevance", "price", "id")
     order = ordering or ("distance" if has_location else "price")
     if order == "distance" and not has_location:
         order = "price"
     return deals.order_by(*ORDERINGS[order])
+
+
+# How alike a word of the product must be to the query (pg_trgm): "yogurt" ~ "yoghurt" is 0.5.
+WORD_SIMILARITY = 0.4
+
+
+def _matching_text(deals: QuerySet[Discount], text: str) -> QuerySet[Discount]:
+    """Deals whose product or category matches ``text`` by PostgreSQL full-text search (stemmed:
+    "apples" finds "apple") or by trigram similarity of a word (spelling variants and typos), with a
+    ``relevance`` to rank them."""
+    vector = SearchVector("product", weight="A", config="english") + SearchVector("category__name", weight="B", config="english")
+    query = SearchQuery(text, config="english", search_type="websearch")
+    deals = deals.annotate(
+        document=vector, text_rank=SearchRank(vector, query), similarity=TrigramWordSimilarity(text, "product"),
+    ).annotate(relevance=F("text_rank") + F("similarity"))
+    # ts_rank is never 0 (1e-20 for no match): match with @@, not with the rank.
+    return deals.filter(Q(document=query) | Q(similarity__gte=WORD_SIMILARITY) | Q(product__icontains=text))
 
 
 def deals_compare(*, product: str, lat: float | None = None, lng: float | None = None) -> QuerySet[Discount]:

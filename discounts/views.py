@@ -47,8 +47,8 @@ def search(request):
             ordering=params.get("ordering"),
         )[:RESULTS_SHOWN]
         if params.get("q"):
-            context["compare"] = selectors.deals_compare(product=params["q"], lat=lat, lng=lng)[:RESULTS_SHOWN]
-            context["top"] = selectors.deals_top(product=params["q"], limit=5)
-        if lat is not None:
+            # One table: the best five by % off for this product are marked in it, not listed again.
+            context["top_ids"] = {deal.pk for deal in selectors.deals_top(product=params["q"], limit=5)}
+        elif lat is not None:
             context["closest"] = selectors.deals_search(lat=lat, lng=lng, ordering="distance")[:5]
     return render(request, "discounts/search.html", context, status=400 if form.errors else 200)

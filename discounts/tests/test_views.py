@@ -19,13 +19,30 @@ def test_search_compares_a_product_across_markets_cheapest_first(shopper_client)
     create_deal(market=near, product="Oat milk", price=Decimal("1.80"), original_price=Decimal("2.00"))
     create_deal(market=far, product="Oat milk", price=Decimal("0.90"), original_price=Decimal("2.00"))
     create_deal(market=near, product="Bread")
-    page = shopper_client.get("/search/", {"q": "oat"})
+    page = shopper_client.get("/search/", {"q": "oat", "ordering": "price"})
     assert page.status_code == 200
-    compare = list(page.context["compare"])
+    compare = list(page.context["results"])
     assert [d.market.name for d in compare] == ["Hypermarket", "Corner shop"]
     assert compare[0].distance_km == pytest.approx(8, abs=0.1)
-    assert [d.product for d in page.context["top"]] == ["Oat milk", "Oat milk"]
-    assert len(page.context["closest"]) == 3
+    # one table: the top five by % off are marked in it, not listed again
+    assert page.context["top_ids"] == {d.pk for d in compare}
+    assert page.content.decode().count("★ top 5") == 2
+    assert page.content.decode().count("<table>") == 1
+    # with no product asked for, the closest deals to the saved location
+    assert len(shopper_client.get("/search/", {}).context["closest"]) == 3
+
+
+@pytest.mark.parametrize("query", ["yogurt", "YOGHURT", "yoghurts", "greek yogurt", "dairy"])
+def test_search_finds_spelling_variants_and_categories_best_match_first(shopper_client, query):
+    from tests.factories import CategoryFactory
+
+    dairy = CategoryFactory(slug="dairy", name="Dairy")
+    greek = create_deal(product="Greek yoghurt", category=dairy)
+    create_deal(product="Bread")
+    results = list(shopper_client.get("/search/", {"q": query}).context["results"])
+    assert greek in results
+    # positive control: an unrelated product is not matched
+    assert "Bread" not in [d.product for d in results]
 
 
 def test_search_escapes_product_text(shopper_client):
