@@ -5,6 +5,7 @@ from django.shortcuts import render
 from discounts import selectors
 from discounts.forms import SearchForm
 from discounts.selectors import categories_all
+from markets.selectors import city_area
 
 RESULTS_SHOWN = 50
 
@@ -22,6 +23,7 @@ def live(request):
             "categories": list(user.categories.values_list("slug", flat=True)),
             "notify": user.notify_new_deals,
             "tile_url": settings.MAP_TILE_URL,
+            "city": city_area(),
         },
     }
     return render(request, "discounts/live.html", context)

@@ -16,3 +16,23 @@ def markets_managed_by(user) -> QuerySet[Market]:
 
 def user_manages_market(user, market_id: int) -> bool:
     return markets_managed_by(user).filter(pk=market_id).exists()
+
+
+# Where the page looks before it knows where the shopper is, when the city has no markets yet.
+FALLBACK_CENTER = (52.52, 13.405)
+
+
+def city_area() -> dict[str, float]:
+    """The middle of the city's markets and a radius that reaches them all (within the allowed one)."""
+    from django.db.models import Avg
+
+    from markets.geo import MAX_RADIUS_KM, MIN_RADIUS_KM, distance_km
+
+    middle = Market.objects.aggregate(lat=Avg("lat"), lng=Avg("lng"))
+    if middle["lat"] is None:
+        return {"lat": FALLBACK_CENTER[0], "lng": FALLBACK_CENTER[1], "radius_km": MAX_RADIUS_KM}
+    farthest = max(
+        distance_km(middle["lat"], middle["lng"], lat, lng) for lat, lng in Market.objects.values_list("lat", "lng")
+    )
+    radius = min(MAX_RADIUS_KM, max(MIN_RADIUS_KM, float(int(farthest) + 1)))
+    return {"lat": middle["lat"], "lng": middle["lng"], "radius_km": radius}

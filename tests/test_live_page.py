@@ -153,6 +153,33 @@ def test_cards_say_when_each_deal_ends_and_the_radius_circle_shows(stack, new_pa
     assert layer["width"] > 300 and layer["height"] > 300, layer
 
 
+def test_denied_location_is_explained_and_the_city_can_be_browsed(stack, new_page, markets):
+    # given a new shopper with no saved location whose browser refuses to share one
+    apples = create_deal(market=markets["north"], product="Apples")
+    cheese = create_deal(market=markets["far"], product="Far away cheese")
+    shopper = ShopperFactory(home_lat=None, home_lng=None)
+    page = new_page()
+    log_in(page, stack.base_url, shopper.username)
+    # then the page says why it shows nothing and what to do instead
+    expect(page.locator("#location-note")).to_contain_text("did not share your location")
+    page.get_by_role("button", name="Use my location").click()
+    expect(page.locator("#location-note")).to_contain_text("Click the map to pick a place")
+    # and "Browse the whole city" shows the deals of every market
+    page.get_by_role("button", name="Browse the whole city").click()
+    expect(deal_item(page, apples.pk)).to_be_visible(timeout=10000)
+    expect(deal_item(page, cheese.pk)).to_be_visible()
+    assert page.errors == []
+
+
+def test_a_pin_names_its_markets_current_number_of_deals(stack, new_page, markets):
+    create_deal(market=markets["north"], product="Apples")
+    page = open_live(new_page, stack, ShopperFactory())
+    pin = page.locator(".leaflet-marker-icon")
+    expect(pin).to_have_attribute("title", "North market (1 deal)")
+    create_deal(market=markets["north"], product="Pears")
+    expect(pin).to_have_attribute("title", "North market (2 deals)")
+
+
 def _admin_field(staff_page, name: str, value: str) -> None:
     staff_page.fill(f"[name={name}]", value)
 

@@ -118,6 +118,9 @@
     } else {
       marker.setLatLng([market.lat, market.lng]);
       marker.options.title = label;
+      // Leaflet reads the title once, when it draws the pin: keep the drawn one current too.
+      var icon = marker.getElement();
+      if (icon) { icon.title = label; icon.alt = label; }
     }
     marker.bindPopup(function () {
       var box = el("div", "popup");
@@ -277,16 +280,25 @@
   radiusEl.addEventListener("change", refreshArea);
   sortEl.addEventListener("change", render);
   map.on("click", function (e) { setArea(e.latlng.lat, e.latlng.lng, "Showing deals around the point you picked."); });
-  function locate() {
-    if (!navigator.geolocation) return;
+  // Without the browser's location the page says so and offers the other ways to choose an area.
+  var NO_LOCATION = "Your browser did not share your location. Click the map to pick a place, " +
+    "set a saved location in Preferences, or browse the whole city.";
+  function locate(asked) {
+    if (!navigator.geolocation) { if (asked || !state.area) explainNoLocation(); return; }
     navigator.geolocation.getCurrentPosition(function (pos) {
       setArea(pos.coords.latitude, pos.coords.longitude, "Showing deals around your current location.");
-    }, function () {}, { timeout: 5000, maximumAge: 60000 });
+    }, function () { if (asked || !state.area) explainNoLocation(); }, { timeout: 5000, maximumAge: 60000 });
   }
-  document.getElementById("use-location").addEventListener("click", locate);
-  if (cfg.notify && window.Notification && Notification.permission === "default") {
-    document.getElementById("use-location").addEventListener("click", function () { Notification.requestPermission(); });
+  function explainNoLocation() {
+    noteEl.textContent = NO_LOCATION;
+    browseEl.hidden = false;
   }
+  var browseEl = document.getElementById("browse-city");
+  browseEl.addEventListener("click", function () {
+    radiusEl.value = cfg.city.radius_km;
+    setArea(cfg.city.lat, cfg.city.lng, "Showing deals across the whole city.");
+  });
+  document.getElementById("use-location").addEventListener("click", function () { locate(true); });
 
   window.addEventListener("offline", function () { setStatus("offline"); });
   window.addEventListener("online", function () { state.failures = 0; connect(); });
@@ -295,7 +307,7 @@
   setInterval(render, 60000);
 
   if (cfg.saved) setArea(cfg.saved.lat, cfg.saved.lng, "Showing deals around your saved location.");
-  else { map.setView([52.52, 13.405], 11); noteEl.textContent = "Allow location, or click the map to choose where to look."; }
-  locate();
+  else { map.setView([cfg.city.lat, cfg.city.lng], 11); noteEl.textContent = "Finding your location…"; }
+  locate(false);
   connect();
 })();

@@ -17,4 +17,11 @@
     lng.value = e.latlng.lng.toFixed(6);
     place(e.latlng);
   });
+  // The browser asks for permission to notify when the shopper asks to be notified, not before.
+  var notify = document.getElementById("id_notify_new_deals");
+  if (notify && window.Notification) {
+    notify.addEventListener("change", function () {
+      if (notify.checked && Notification.permission === "default") Notification.requestPermission();
+    });
+  }
 })();
