@@ -98,7 +98,7 @@ def new_page(browser):
     contexts = []
 
     def make(**context_options):
-        context = browser.new_context(viewport={"width": 1280, "height": 860}, **context_options)
+        context = browser.new_context(**{"viewport": {"width": 1280, "height": 860}, **context_options})
         contexts.append(context)
         page = context.new_page()
         page.errors = []

@@ -14,6 +14,8 @@
   var noteEl = document.getElementById("location-note");
   var radiusEl = document.getElementById("radius");
   var sortEl = document.getElementById("sort");
+  // On a phone the filters start folded, so the first deals are on the first screen.
+  if (window.matchMedia("(max-width: 899px)").matches) document.getElementById("filters").open = false;
 
   // In the words of the apps people use; the time of the last update says how fresh the list is.
   var STATUS_TEXT = {
@@ -37,6 +39,9 @@
   L.tileLayer(cfg.tile_url, { maxZoom: 19, attribution: "&copy; OpenStreetMap contributors" }).addTo(map);
   var markers = new Map();
   var areaCircle = null;
+  // Leaflet sizes its drawing layer from the map's box when it starts; the grid settles the box
+  // later (and a phone's rotation changes it), which left the radius circle cut off.
+  if (window.ResizeObserver) new ResizeObserver(function () { map.invalidateSize(); }).observe(document.getElementById("map"));
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -292,6 +297,7 @@
   function explainNoLocation() {
     noteEl.textContent = NO_LOCATION;
     browseEl.hidden = false;
+    document.getElementById("filters").open = true;
   }
   var browseEl = document.getElementById("browse-city");
   browseEl.addEventListener("click", function () {
