@@ -216,6 +216,32 @@ def test_the_first_deals_are_on_the_first_screen_with_tap_sized_controls(stack, 
         assert target.bounding_box()["height"] >= 44
 
 
+def test_live_changes_are_seen_pill_price_drop_and_withdrawal(stack, new_page, markets):
+    # given a phone showing more deals than fit on its screen
+    deals = [create_deal(market=markets["north"], product=f"Fruit {i}") for i in range(8)]
+    page = open_live(new_page, stack, ShopperFactory(), viewport={"width": 390, "height": 844})
+    expect(page.locator("li.deal")).to_have_count(8)
+    pill = page.locator("#new-deals")
+    expect(pill).to_be_hidden()  # positive control: nothing new yet
+    # when a deal is published that lands below the fold (the farthest, sorted by distance)
+    late = create_deal(market=markets["east"], product="Late plums")
+    expect(deal_item(page, late.pk)).to_be_attached(timeout=10000)
+    # then a pill says so and brings it into view
+    expect(pill).to_have_text("1 new deal ↓")
+    pill.click()
+    expect(deal_item(page, late.pk)).to_be_in_viewport()
+    expect(pill).to_be_hidden()
+    # a price drop shows old and new price on the card and is announced
+    services.discount_update(discount=deals[0], price=Decimal("1.49"))
+    expect(deal_item(page, deals[0].pk).locator(".drop")).to_have_text("Price drop 1.99 → 1.49")
+    expect(page.locator("#announce")).to_contain_text("Price drop: Fruit 0 now 1.49 EUR")
+    # and a withdrawal is announced as it disappears
+    services.discount_withdraw(discount=deals[1])
+    expect(deal_item(page, deals[1].pk)).to_have_count(0)
+    expect(page.locator("#announce")).to_have_text(f"Withdrawn: Fruit 1 at {markets['north'].name}")
+    assert page.errors == []
+
+
 def _admin_field(staff_page, name: str, value: str) -> None:
     staff_page.fill(f"[name={name}]", value)
 

@@ -3,9 +3,10 @@
   "use strict";
   var cfg = JSON.parse(document.getElementById("live-config").textContent);
   var POLL_MS = 3000;
+  var PRICE_DROP_SHOWN_MS = 5 * 60000;
   var SOCKET_FAILURES_BEFORE_POLLING = 2;
   var state = {
-    deals: new Map(), seenEvents: new Set(), cursor: null, area: null,
+    deals: new Map(), seenEvents: new Set(), cursor: null, area: null, unseen: new Set(),
     ws: null, failures: 0, pollTimer: null, retryTimer: null, etag: null, mode: "connecting",
   };
   var statusEl = document.getElementById("conn-status");
@@ -59,6 +60,9 @@
     prices.appendChild(document.createTextNode(" "));
     prices.appendChild(el("span", "now", money(deal, "price")));
     prices.appendChild(el("span", "off", " −" + Math.round(deal.percent_off) + "%"));
+    if (deal._drop && Date.now() < deal._drop.until) {
+      prices.appendChild(el("span", "drop", "Price drop " + deal._drop.was + " → " + deal.price));
+    }
     box.appendChild(prices);
     var meta = el("span", "meta", deal.category.name + (deal.distance_km != null ? " · " + deal.distance_km.toFixed(1) + " km" : ""));
     box.appendChild(meta);
@@ -104,7 +108,39 @@
     });
     listEl.replaceChildren.apply(listEl, items);
     if (!items.length) listEl.appendChild(el("li", "empty", "No deals in this area right now."));
+    showUnseen();
   }
+  // New deals that landed out of sight: a pill says how many and brings them into view.
+  var pillEl = document.getElementById("new-deals");
+  function outOfSight(node) {
+    var box = node.getBoundingClientRect();
+    return box.bottom < 0 || box.top > window.innerHeight;
+  }
+  function unseenItems() {
+    return Array.from(state.unseen).map(function (id) {
+      return listEl.querySelector('li[data-deal-id="' + id + '"]');
+    }).filter(function (node) { return node && outOfSight(node); });
+  }
+  function showUnseen() {
+    Array.from(state.unseen).forEach(function (id) {
+      var node = listEl.querySelector('li[data-deal-id="' + id + '"]');
+      if (!node || !outOfSight(node)) state.unseen.delete(id);
+    });
+    var count = state.unseen.size;
+    pillEl.hidden = count === 0;
+    pillEl.textContent = count === 1 ? "1 new deal ↓" : count + " new deals ↓";
+  }
+  pillEl.addEventListener("click", function () {
+    var first = unseenItems()[0];
+    if (first) first.scrollIntoView({ block: "center", behavior: matchMedia("(prefers-reduced-motion: reduce)").matches ? "auto" : "smooth" });
+    state.unseen.clear();
+    pillEl.hidden = true;
+  });
+  window.addEventListener("scroll", showUnseen, { passive: true });
+  listEl.addEventListener("scroll", showUnseen, { passive: true });
+  // Screen readers hear each change once, politely.
+  var announceEl = document.getElementById("announce");
+  function announce(text) { announceEl.textContent = text; }
   // One marker per market; its popup lists that market's deals in the area.
   function marketDeals(marketId) {
     return Array.from(state.deals.values()).filter(function (d) { return d.market.id === marketId; });
@@ -165,12 +201,20 @@
     state.seenEvents.add(envelope.id);
     var deal = envelope.data;
     deal.distance_km = distance;
-    var isNew = !state.deals.has(deal.id);
+    var previous = state.deals.get(deal.id);
+    var isNew = !previous;
     if ((envelope.type === "discount.published" || envelope.type === "discount.updated") && inArea(deal)) {
       deal._flash = isNew ? "fresh" : "changed";
+      if (previous && parseFloat(deal.price) < parseFloat(previous.price)) {
+        deal._drop = { was: previous.price, until: Date.now() + PRICE_DROP_SHOWN_MS };
+        announce("Price drop: " + deal.product + " now " + money(deal, "price") + " at " + deal.market.name);
+      } else if (previous && previous._drop) {
+        deal._drop = previous._drop;
+      }
       upsertMarker(deal);
-      if (isNew && envelope.type === "discount.published") showNotice(deal);
+      if (isNew && envelope.type === "discount.published") { showNotice(deal); state.unseen.add(deal.id); }
     } else {
+      if (previous) announce((envelope.type === "discount.expired" ? "Ended: " : "Withdrawn: ") + previous.product + " at " + previous.market.name);
       removeDeal(deal.id);
     }
     render();
