@@ -21,19 +21,34 @@ CITY_SPAN = (0.12, 0.20)  # degrees of lat/lng either side: about 27 km x 27 km
 MARKET_COUNT = 24
 DEALS_PER_MARKET = 14
 STAFF_GROUP = "Market staff"
+# Each product with a usual shelf price in EUR: markets vary it a little, deals take 10–45% off, so
+# comparing one product across markets shows believable prices.
 CATEGORIES = {
-    "produce": ("Fruit & vegetables", ["Apples 1kg", "Bananas", "Tomatoes 500g", "Avocado", "Strawberries 250g"]),
-    "dairy": ("Dairy", ["Whole milk 1L", "Greek yoghurt", "Butter 250g", "Gouda 400g", "Eggs (10)"]),
-    "bakery": ("Bakery", ["Sourdough loaf", "Croissants (4)", "Pretzel", "Rye bread", "Bagels (6)"]),
-    "meat": ("Meat & fish", ["Chicken breast 500g", "Salmon fillet", "Minced beef 500g", "Bratwurst (4)"]),
-    "drinks": ("Drinks", ["Orange juice 1L", "Sparkling water 6x1.5L", "Cola 1.5L", "Coffee beans 1kg"]),
-    "pantry": ("Pantry", ["Pasta 500g", "Olive oil 750ml", "Basmati rice 1kg", "Tomato sauce"]),
-    "frozen": ("Frozen", ["Frozen pizza", "Ice cream 1L", "Frozen peas 1kg", "Fish fingers"]),
-    "household": ("Household", ["Laundry detergent", "Dish soap", "Paper towels (4)", "Trash bags"]),
-    "snacks": ("Snacks", ["Dark chocolate", "Crisps", "Salted peanuts", "Gummy bears"]),
-    "baby": ("Baby", ["Diapers size 4", "Baby wipes", "Baby porridge"]),
+    "produce": ("Fruit & vegetables", [("Apples 1kg", "2.99"), ("Bananas 1kg", "1.69"), ("Tomatoes 500g", "1.99"),
+                                       ("Avocado", "1.29"), ("Strawberries 250g", "2.49")]),
+    "dairy": ("Dairy", [("Whole milk 1L", "1.15"), ("Greek yoghurt 500g", "2.29"), ("Butter 250g", "2.39"),
+                        ("Gouda 400g", "3.79"), ("Eggs (10)", "3.29")]),
+    "bakery": ("Bakery", [("Sourdough loaf", "3.95"), ("Croissants (4)", "2.79"), ("Pretzel", "0.89"),
+                          ("Rye bread 750g", "2.99"), ("Bagels (6)", "2.49")]),
+    "meat": ("Meat & fish", [("Chicken breast 500g", "6.49"), ("Salmon fillet 250g", "5.99"),
+                             ("Minced beef 500g", "4.99"), ("Bratwurst (4)", "3.99")]),
+    "drinks": ("Drinks", [("Orange juice 1L", "2.19"), ("Sparkling water 6x1.5L", "3.49"), ("Cola 1.5L", "1.79"),
+                          ("Coffee beans 1kg", "13.99")]),
+    "pantry": ("Pantry", [("Pasta 500g", "1.49"), ("Olive oil 750ml", "8.99"), ("Basmati rice 1kg", "2.99"),
+                          ("Tomato sauce 400g", "1.29")]),
+    "frozen": ("Frozen", [("Frozen pizza", "3.49"), ("Ice cream 1L", "3.99"), ("Frozen peas 1kg", "2.49"),
+                          ("Fish fingers (15)", "3.79")]),
+    "household": ("Household", [("Laundry detergent 20 loads", "5.99"), ("Dish soap 500ml", "1.49"),
+                                ("Paper towels (4)", "2.99"), ("Trash bags (30)", "2.29")]),
+    "snacks": ("Snacks", [("Dark chocolate 100g", "1.79"), ("Crisps 175g", "1.99"), ("Salted peanuts 200g", "1.89"),
+                          ("Gummy bears 200g", "1.29")]),
+    "baby": ("Baby", [("Diapers size 4 (44)", "11.99"), ("Baby wipes (80)", "1.99"), ("Baby porridge 250g", "2.79")]),
 }
-STREETS = ["Hauptstraße", "Bahnhofstraße", "Lindenallee", "Marktplatz", "Gartenweg", "Schillerstraße", "Parkstraße"]
+CHAINS = ["Frischmarkt", "Kiezladen", "Bio-Eck", "Nahkauf", "Marktkorb", "Grünzeug"]
+DISTRICTS = ["Mitte", "Kreuzberg", "Neukölln", "Friedrichshain", "Prenzlauer Berg", "Schöneberg", "Wedding", "Moabit",
+             "Charlottenburg", "Pankow", "Treptow", "Lichtenberg"]
+STREETS = ["Hauptstraße", "Bahnhofstraße", "Lindenallee", "Schillerstraße", "Parkstraße", "Oranienstraße",
+           "Kastanienallee", "Bergmannstraße", "Sonnenallee", "Turmstraße", "Karl-Marx-Straße", "Greifswalder Straße"]
 
 
 def market_staff_group() -> Group:
@@ -53,17 +68,21 @@ def _user(username: str, password: str, **fields) -> User:
     return user
 
 
-def random_deal_fields(rng: random.Random, categories: list[Category]) -> dict:
-    category = rng.choice(categories)
-    product = rng.choice(CATEGORIES[category.slug][1])
-    original = Decimal(rng.randint(99, 2999)) / 100
-    price = (original * Decimal(rng.randint(40, 95)) / 100).quantize(Decimal("0.01"))
+def random_deal_fields(rng: random.Random, categories: list[Category], *, taken: set[str] | None = None) -> dict:
+    """A believable deal: a product at about its usual price, 10–45% off, ending at some evening hour in
+    the next days. ``taken`` are products the market already lists, not offered twice."""
+    known = [c for c in categories if c.slug in CATEGORIES]
+    choices = [(c, name, base) for c in known for name, base in CATEGORIES[c.slug][1] if name not in (taken or ())]
+    category, product, base = rng.choice(choices or [(c, n, b) for c in known for n, b in CATEGORIES[c.slug][1]])
+    original = (Decimal(base) * Decimal(rng.randint(92, 110)) / 100).quantize(Decimal("0.01"))
+    price = (original * Decimal(rng.randint(55, 90)) / 100).quantize(Decimal("0.01"))
+    closing = timezone.localtime().replace(minute=0, second=0, microsecond=0, hour=rng.choice([18, 20, 22]))
     return {
         "product": product,
         "category": category,
         "original_price": original,
-        "price": max(price, Decimal("0.01")),
-        "ends_at": timezone.now() + timedelta(days=rng.randint(1, 14)),
+        "price": max(min(price, original - Decimal("0.01")), Decimal("0.01")),
+        "ends_at": closing + timedelta(days=rng.randint(1, 6)),
     }
 
 
@@ -84,16 +103,20 @@ def seed_demo_city(*, seed: int = 42) -> dict:
     for index in range(1, MARKET_COUNT + 1):
         lat = CITY_CENTER[0] + rng.uniform(-CITY_SPAN[0], CITY_SPAN[0])
         lng = CITY_CENTER[1] + rng.uniform(-CITY_SPAN[1], CITY_SPAN[1])
-        market, _ = Market.objects.get_or_create(
-            name=f"Market {index:02d}",
-            defaults={"address": f"{rng.choice(STREETS)} {rng.randint(1, 200)}, Berlin", "lat": lat, "lng": lng},
-        )
+        district = DISTRICTS[(index - 1) % len(DISTRICTS)]
+        name = f"{CHAINS[(index - 1) % len(CHAINS)]} {district}"
+        address = f"{rng.choice(STREETS)} {rng.randint(1, 200)}, {district}, Berlin"
         staff = _user(f"staff{index:02d}", DEMO_PASSWORDS["staff"], is_staff=True)
         staff.groups.add(group)
+        # Keyed by its staff member, so a city seeded before (other names) is reused, not doubled.
+        market = staff.markets.first() or Market.objects.create(name=name, address=address, lat=lat, lng=lng)
         market.staff.add(staff)
         if not market.discounts.exists():
+            taken: set[str] = set()
             for _ in range(DEALS_PER_MARKET):
-                services.discount_create(market=market, **random_deal_fields(rng, categories))
+                fields = random_deal_fields(rng, categories, taken=taken)
+                taken.add(fields["product"])
+                services.discount_create(market=market, **fields)
                 created_deals += 1
     return {"shopper": shopper.username, "created_deals": created_deals}
 
@@ -105,11 +128,12 @@ def simulate_step(rng: random.Random) -> str:
     live = list(Discount.objects.filter(market=market, listed=True).order_by("?")[:1])
     roll = rng.random()
     if roll < 0.5 or not live:
-        deal = services.discount_create(market=market, **random_deal_fields(rng, categories))
+        taken = set(Discount.objects.filter(market=market, listed=True).values_list("product", flat=True))
+        deal = services.discount_create(market=market, **random_deal_fields(rng, categories, taken=taken))
         return f"published {deal.product} at {market.name}"
     deal = live[0]
     if roll < 0.8:
-        price = (deal.original_price * Decimal(rng.randint(40, 95)) / 100).quantize(Decimal("0.01"))
+        price = (deal.original_price * Decimal(rng.randint(55, 90)) / 100).quantize(Decimal("0.01"))
         services.discount_update(discount=deal, price=max(price, Decimal("0.01")))
         return f"repriced {deal.product} at {market.name}"
     services.discount_withdraw(discount=deal)

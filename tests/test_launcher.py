@@ -108,7 +108,12 @@ def test_launcher_serves_two_web_processes_behind_one_address(fresh_database, tm
         shopper.next("snapshot")
         # and thirty more shoppers sign up and watch the same market, spread over both web processes
         with psycopg.connect(fresh_database) as conn:
-            lat, lng = conn.execute("SELECT lat, lng FROM markets_market WHERE id = 24").fetchone()
+            # the demo market nearest the shopper's saved location (the city centre), and its staff member
+            market_id, lat, lng, staff_name = conn.execute(
+                "SELECT m.id, m.lat, m.lng, u.username FROM markets_market m"
+                " JOIN markets_market_staff s ON s.market_id = m.id JOIN accounts_user u ON u.id = s.user_id"
+                " ORDER BY (m.lat - 52.52) ^ 2 + ((m.lng - 13.405) * 0.61) ^ 2 LIMIT 1"
+            ).fetchone()
         others = []
         for i in range(30):
             other = ShopperSocket(f"ws://127.0.0.1:{port}/ws/deals/", session=signup_cookie(base, f"probe{i}"), origin=base)
@@ -118,9 +123,9 @@ def test_launcher_serves_two_web_processes_behind_one_address(fresh_database, tm
         # and every socket then sits idle for more than a minute (balancer and keepalive timeouts)
         time.sleep(IDLE_SECONDS)
         staff_token = subprocess.run(
-            [sys.executable, "manage.py", "drf_create_token", "staff24"], cwd=ROOT, env=env, capture_output=True, text=True
+            [sys.executable, "manage.py", "drf_create_token", staff_name], cwd=ROOT, env=env, capture_output=True, text=True
         ).stdout.split()[2]
-        body = json.dumps({"market": 24, "product": "Launched", "category": "produce", "original_price": "2.00",
+        body = json.dumps({"market": market_id, "product": "Launched", "category": "produce", "original_price": "2.00",
                            "price": "1.00", "ends_at": "2099-01-01T00:00:00Z"}).encode()
         request = urllib.request.Request(f"{base}/api/discounts/", data=body, method="POST",
                                          headers={"Authorization": f"Token {staff_token}", "Content-Type": "application/json"})
