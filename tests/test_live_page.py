@@ -151,7 +151,7 @@ def test_cards_say_when_each_deal_ends_and_the_radius_circle_shows(stack, new_pa
     expect(deal_item(page, soon.pk).locator("time.ends")).to_have_text("ends in 3 h")
     expect(deal_item(page, later.pk).locator("time.ends")).to_have_text(re.compile(r"^until \w{3},? \d{1,2}:\d\d( [AP]M)?$"))
     # the radius circle is drawn at a visible size (a site-wide chart rule once squashed it to nothing)
-    circle = page.locator("path.leaflet-interactive").first
+    circle = page.locator("path.area")
     expect(circle).to_be_attached()
     settle_map(page)
     box = circle.bounding_box()
@@ -240,6 +240,28 @@ def test_live_changes_are_seen_pill_price_drop_and_withdrawal(stack, new_page, m
     expect(deal_item(page, deals[1].pk)).to_have_count(0)
     expect(page.locator("#announce")).to_have_text(f"Withdrawn: Fruit 1 at {markets['north'].name}")
     assert page.errors == []
+
+
+def test_a_card_and_its_markets_pin_point_at_each_other(stack, new_page, markets):
+    apples = create_deal(market=markets["north"], product="Apples")
+    butter = create_deal(market=markets["east"], product="Butter")
+    page = open_live(new_page, stack, ShopperFactory())
+    card = deal_item(page, apples.pk)
+    # the card names the market with its address and a way there
+    expect(card).to_contain_text(markets["north"].address)
+    expect(card.get_by_role("link", name="Directions")).to_have_attribute("href", re.compile(r"openstreetmap\.org/directions"))
+    # choosing the card opens its market's popup, which names the market once
+    card.locator(".product").click()
+    popup = page.locator(".leaflet-popup-content")
+    expect(popup).to_contain_text("Apples")
+    expect(popup.get_by_text(markets["north"].name)).to_have_count(1)
+    expect(card).to_have_class(re.compile(r"\bselected\b"))
+    # choosing the other market's pin highlights its card instead (positive control: not all cards)
+    page.locator(".leaflet-marker-icon[title^='East market']").click()
+    expect(deal_item(page, butter.pk)).to_have_class(re.compile(r"\bselected\b"))
+    expect(card).not_to_have_class(re.compile(r"\bselected\b"))
+    # and the point the deals are measured from is on the map
+    expect(page.locator("path.here")).to_have_count(1)
 
 
 def _admin_field(staff_page, name: str, value: str) -> None:

@@ -40,6 +40,7 @@
   L.tileLayer(cfg.tile_url, { maxZoom: 19, attribution: "&copy; OpenStreetMap contributors" }).addTo(map);
   var markers = new Map();
   var areaCircle = null;
+  var centerMarker = null;
   // Leaflet sizes its drawing layer from the map's box when it starts; the grid settles the box
   // later (and a phone's rotation changes it), which left the radius circle cut off.
   if (window.ResizeObserver) new ResizeObserver(function () { map.invalidateSize(); }).observe(document.getElementById("map"));
@@ -51,10 +52,19 @@
     return node;
   }
   function money(deal, field) { return deal[field] + " " + deal.currency; }
-  function describe(deal) {
+  // The card, in the list and in a market's popup (which names the market once, above its cards).
+  function describe(deal, inPopup) {
     var box = el("div", "deal-body");
     box.appendChild(el("strong", "product", deal.product));
-    box.appendChild(el("span", "market", deal.market.name));
+    if (!inPopup) {
+      var where = el("span", "market", deal.market.name + " · " + deal.market.address + " · ");
+      var directions = el("a", "directions", "Directions");
+      directions.href = "https://www.openstreetmap.org/directions?to=" + deal.market.lat + "%2C" + deal.market.lng;
+      directions.target = "_blank";
+      directions.rel = "noopener";
+      where.appendChild(directions);
+      box.appendChild(where);
+    }
     var prices = el("span", "prices");
     prices.appendChild(el("s", "was", money(deal, "original_price")));
     prices.appendChild(document.createTextNode(" "));
@@ -103,7 +113,12 @@
       li.dataset.dealId = String(deal.id);
       if (existing && existing.classList.contains("fresh")) li.classList.add("fresh");
       if (deal._flash) { li.classList.add(deal._flash); delete deal._flash; }
-      li.appendChild(describe(deal));
+      li.appendChild(describe(deal, false));
+      if (deal.market.id === state.selectedMarket) li.classList.add("selected");
+      li.addEventListener("click", function (ev) {
+        if (ev.target.closest("a")) return;
+        select(deal.market.id, true);
+      });
       return li;
     });
     listEl.replaceChildren.apply(listEl, items);
@@ -141,6 +156,20 @@
   // Screen readers hear each change once, politely.
   var announceEl = document.getElementById("announce");
   function announce(text) { announceEl.textContent = text; }
+  // A card and its market's pin point at each other: choosing one highlights the other.
+  function select(marketId, fromList) {
+    state.selectedMarket = marketId;
+    listEl.querySelectorAll("li.deal").forEach(function (li) {
+      var deal = state.deals.get(Number(li.dataset.dealId));
+      li.classList.toggle("selected", !!deal && deal.market.id === marketId);
+    });
+    var marker = markers.get(marketId);
+    if (fromList && marker) { marker.openPopup(); }
+    if (!fromList) {
+      var first = listEl.querySelector("li.deal.selected");
+      if (first) first.scrollIntoView({ block: "nearest" });
+    }
+  }
   // One marker per market; its popup lists that market's deals in the area.
   function marketDeals(marketId) {
     return Array.from(state.deals.values()).filter(function (d) { return d.market.id === marketId; });
@@ -155,6 +184,7 @@
     var label = market.name + " (" + deals.length + (deals.length === 1 ? " deal)" : " deals)");
     if (!marker) {
       marker = L.marker([market.lat, market.lng], { title: label, alt: label }).addTo(map);
+      marker.on("click", function () { select(market.id, false); });
       markers.set(market.id, marker);
     } else {
       marker.setLatLng([market.lat, market.lng]);
@@ -167,9 +197,9 @@
       var box = el("div", "popup");
       box.appendChild(el("strong", null, market.name));
       box.appendChild(el("div", "muted", market.address));
-      marketDeals(market.id).forEach(function (d) { box.appendChild(describe(d)); });
+      marketDeals(market.id).forEach(function (d) { box.appendChild(describe(d, true)); });
       return box;
-    });
+    }, { maxHeight: 320 });
   }
   function upsertMarker(deal) {
     var previous = state.deals.get(deal.id);
@@ -315,7 +345,12 @@
     noteEl.textContent = why;
     map.setView([lat, lng], 13);
     if (areaCircle) areaCircle.remove();
-    areaCircle = L.circle([lat, lng], { radius: state.area.radius_km * 1000, fill: false, weight: 1 }).addTo(map);
+    if (centerMarker) centerMarker.remove();
+    areaCircle = L.circle([lat, lng], { radius: state.area.radius_km * 1000, fill: false, weight: 1, className: "area" }).addTo(map);
+    // Where the area is measured from: the shopper, the saved place, or the point they picked.
+    centerMarker = L.circleMarker([lat, lng], { radius: 7, weight: 2, fillOpacity: 0.9, className: "here" })
+      .bindTooltip(why.indexOf("current location") >= 0 ? "You are here" : "Deals are measured from here")
+      .addTo(map);
     map.fitBounds(areaCircle.getBounds());
     if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(subscribeFrame());
     else if (state.pollTimer) pollOnce().catch(function () {});
