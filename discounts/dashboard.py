@@ -36,18 +36,22 @@ def _comparisons(mine: list, market_ids: set[int]) -> list[dict]:
             products.append(deal.product)
     result = []
     for product in products[:MAX_PRODUCTS]:
-        city = list(deals_active().filter(product__iexact=product).order_by("price", "id"))
-        top = sorted(city, key=lambda d: (-d.percent_off_db, d.price))[:5]
-        cheapest_mine = next((i for i, d in enumerate(city) if d.market_id in market_ids), None)
+        # One rule for the rank and the list: markets by their cheapest offer of the product (a market
+        # with two deals on it counts once, so the rank is never past the number of markets).
+        best_per_market: dict[int, object] = {}
+        for deal in deals_active().filter(product__iexact=product).order_by("price", "id"):
+            best_per_market.setdefault(deal.market_id, deal)
+        ranked = list(best_per_market.values())
+        mine_best = next((d for d in ranked if d.market_id in market_ids), None)
         result.append({
             "product": product,
-            "markets_with_it": len({d.market_id for d in city}),
-            "your_price_rank": None if cheapest_mine is None else cheapest_mine + 1,
-            "cheapest_price": str(city[0].price) if city else None,
+            "markets_with_it": len(ranked),
+            "your_price_rank": None if mine_best is None else 1 + sum(d.price < mine_best.price for d in ranked),
+            "cheapest_price": str(ranked[0].price) if ranked else None,
             "top": [
                 {"market": d.market.name, "price": str(d.price), "percent_off": round(d.percent_off_db, 1),
                  "yours": d.market_id in market_ids}
-                for d in top
+                for d in ranked[:5]
             ],
         })
     return result

@@ -55,7 +55,10 @@
     box.replaceChildren.apply(box, data.comparisons.map(function (c) {
       var div = el("div", "comparison");
       div.appendChild(el("h3", null, c.product));
-      div.appendChild(el("p", "muted", c.your_price_rank ? "Your price ranks #" + c.your_price_rank + " of " + c.markets_with_it + " markets (cheapest " + c.cheapest_price + ")" : "Not on offer with you now"));
+      div.appendChild(el("p", "muted", c.your_price_rank
+        ? "Your price ranks #" + c.your_price_rank + " of " + c.markets_with_it + " markets, by each market's cheapest offer (cheapest " + c.cheapest_price + ")"
+        : "Not on offer with you now"));
+      div.appendChild(el("p", "muted", "Cheapest five markets:"));
       var list = el("ol");
       c.top.forEach(function (t) { list.appendChild(el("li", t.yours ? "yours" : null, t.market + " · " + t.price + " (−" + t.percent_off + "%)" + (t.yours ? " ← you" : ""))); });
       div.appendChild(list);
