@@ -167,6 +167,24 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 AXES_CLIENT_IP_CALLABLE = "config.middleware.client_address"
 AXES_SENSITIVE_PARAMETERS = ["password"]
 SIGNUPS_PER_HOUR = env_int("SIGNUPS_PER_HOUR", 5)
+# Lockouts get a page that says how long to wait and how to get back in (429, as before).
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+
+# Mail (password resets): SMTP from the environment; the local demo writes each mail to a file
+# under var/mail/, where the person trying the demo can open it.
+if LOCAL_MODE and not os.environ.get("EMAIL_HOST"):
+    from config.embedded import VAR_DIR as _VAR_DIR
+
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(_VAR_DIR / "mail"))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+    EMAIL_PORT = env_int("EMAIL_PORT", 25)
+    EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Dealcast <no-reply@dealcast.example>")
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"

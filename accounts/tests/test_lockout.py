@@ -18,6 +18,7 @@ def test_repeated_failed_logins_lock_that_username_from_that_address(client, set
     # then even the right password is refused for a while
     locked = client.post("/accounts/login/", {"username": "target", "password": TEST_PASSWORD})
     assert locked.status_code == 429
+    assert b"Too many attempts" in locked.content and b"reset your password" in locked.content
     assert "_auth_user_id" not in client.session
     # and another user from the same address can still log in
     fine = client.post("/accounts/login/", {"username": other.username, "password": TEST_PASSWORD})

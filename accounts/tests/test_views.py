@@ -102,3 +102,29 @@ def test_bad_preferences_are_form_errors_and_nothing_changes(client, data, messa
 def test_pages_need_a_login(client):
     assert client.get("/").status_code == 302
     assert client.get(reverse("preferences")).status_code == 302
+
+
+def test_a_forgotten_password_is_reset_through_the_mailed_link(client, settings, tmp_path):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+    UserFactory(username="forgetful", email="forgetful@example.com")
+    # positive control: an address with no account gets the same answer and no mail
+    assert client.post(reverse("password_reset"), {"email": "nobody@example.com"}).status_code == 302
+    assert list(tmp_path.iterdir()) == []
+    response = client.post(reverse("password_reset"), {"email": "forgetful@example.com"})
+    assert response.status_code == 302 and response.url == reverse("password_reset_done")
+    [mail] = list(tmp_path.iterdir())
+    text = mail.read_text()
+    assert "Subject: Your Dealcast password" in text
+    link = next(line for line in text.splitlines() if "/accounts/reset/" in line).strip()
+    form_page = client.get(link, follow=True)
+    assert form_page.status_code == 200 and b"Choose a new password" in form_page.content
+    done = client.post(form_page.redirect_chain[-1][0], {"new_password1": "a-new plum 4711", "new_password2": "a-new plum 4711"})
+    assert done.status_code == 302
+    assert Client().post(reverse("login"), {"username": "forgetful", "password": "a-new plum 4711"}).status_code == 302
+
+
+def test_errors_are_pages_of_the_site_with_a_way_back(client):
+    page = client.get("/no-such-page/")
+    assert page.status_code == 404
+    assert b"This page does not exist" in page.content and b'href="/"' in page.content
