@@ -8,6 +8,10 @@ from discounts import staff_views
 from discounts import views as discounts_views
 from realtime import api as realtime_api
 
+admin.site.site_header = "Dealcast for markets"
+admin.site.site_title = "Dealcast"
+admin.site.index_title = "Your market's deals"
+
 api_patterns = [
     path("deals/", discounts_api.DealListView.as_view(), name="deal-list"),
     path("deals/compare/", discounts_api.DealCompareView.as_view(), name="deal-compare"),

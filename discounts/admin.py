@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.utils import timezone
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from discounts import services
@@ -17,9 +22,23 @@ class CategoryAdmin(admin.ModelAdmin):
     prepopulated_fields = {"slug": ("name",)}
 
 
+# The hour a deal ends by default: the usual closing time, today or (past it) tomorrow.
+CLOSING_HOUR = 20
+CURRENCIES = [("EUR", "EUR"), ("CHF", "CHF"), ("GBP", "GBP"), ("PLN", "PLN"), ("CZK", "CZK"), ("DKK", "DKK"), ("USD", "USD")]
+
+
+class DiscountAdminForm(forms.ModelForm):
+    currency = forms.ChoiceField(choices=CURRENCIES)
+
+    class Meta:
+        model = Discount
+        fields = "__all__"
+
+
 @admin.register(Discount)
 class DiscountAdmin(admin.ModelAdmin):
-    list_display = ("product", "market", "category", "original_price", "price", "state", "listed", "starts_at", "ends_at")
+    form = DiscountAdminForm
+    list_display = ("product", "market", "category", "original_price", "price", "percent_off_shown", "shown_to_shoppers", "starts_at", "ends_at")
     list_filter = ("state", "listed", "category")
     search_fields = ("product",)
     list_select_related = ("market", "category")
@@ -29,6 +48,37 @@ class DiscountAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return discounts_managed_by(request.user)
+
+    @admin.display(description="% off")
+    def percent_off_shown(self, obj: Discount) -> str:
+        return f"{obj.percent_off:g}%"
+
+    @admin.display(description="Shoppers see it")
+    def shown_to_shoppers(self, obj: Discount) -> str:
+        """Scheduled, Live or Ended in the words staff use (the internal "listed" flag is not one)."""
+        now = timezone.now()
+        if obj.state == Discount.State.WITHDRAWN:
+            return "Withdrawn"
+        if obj.state == Discount.State.DRAFT:
+            return "Draft"
+        if now < obj.starts_at:
+            return "Scheduled"
+        return "Live" if now < obj.ends_at else "Ended"
+
+    def get_changeform_initial_data(self, request):
+        """A new deal starts now and ends at closing time, at the staff member's market if they have one."""
+        initial = super().get_changeform_initial_data(request)
+        now = timezone.localtime()
+        closing = now.replace(hour=CLOSING_HOUR, minute=0, second=0, microsecond=0)
+        if closing <= now:
+            closing += timedelta(days=1)
+        initial.setdefault("starts_at", now.replace(second=0, microsecond=0))
+        initial.setdefault("ends_at", closing)
+        initial.setdefault("currency", settings.DEALCAST_CURRENCY)
+        markets = list(markets_managed_by(request.user)[:2])
+        if len(markets) == 1:
+            initial.setdefault("market", markets[0].pk)
+        return initial
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "market":

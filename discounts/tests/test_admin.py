@@ -134,3 +134,18 @@ def test_admin_shows_and_takes_times_in_the_citys_time_zone(scene, settings):
     assert 'value="20:00:00"' in page
     # and the deal is named by its market, not the market's id
     assert str(deal_a) == f"Alpha apples at {scene['market_a'].name}"
+
+
+def test_the_add_form_starts_at_their_market_now_until_closing_and_the_list_speaks_plainly(scene):
+    client = scene["client"]
+    form = client.get(reverse("admin:discounts_discount_add")).context["adminform"].form
+    # their only market is chosen, the deal starts now and ends at the next closing time, in EUR
+    assert form.initial["market"] == scene["market_a"].pk
+    now = timezone.localtime()
+    assert abs((form.initial["starts_at"] - now).total_seconds()) < 120
+    assert form.initial["ends_at"].hour == 20 and form.initial["ends_at"] > now
+    assert "EUR" in [value for value, _ in form.fields["currency"].choices]
+    # the list shows % off and whether shoppers see the deal, not the internal "listed" flag
+    listing = client.get(reverse("admin:discounts_discount_changelist")).content.decode()
+    assert "% off" in listing and "Shoppers see it" in listing and ">Live<" in listing
+    assert "Dealcast for markets" in listing
