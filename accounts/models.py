@@ -9,7 +9,6 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from accounts.validators import validate_username_not_confusable
-
 from markets.geo import MAX_RADIUS_KM, MIN_RADIUS_KM
 
 DEFAULT_RADIUS_KM = Decimal("5.0")

@@ -11,6 +11,7 @@ from accounts.forms import PreferencesForm, SignupForm
 from accounts.services import user_set_preferences, user_signup
 from accounts.throttles import signup_counted, signups_left
 from config.middleware import client_address
+from markets.selectors import places_to_find
 
 
 @require_http_methods(["GET", "POST"])
@@ -41,5 +42,5 @@ def preferences(request):
         user_set_preferences(user=request.user, **form.cleaned_data)
         messages.success(request, "Preferences saved.")
         return redirect("preferences")
-    context = {"form": form, "tile_url": settings.MAP_TILE_URL}
+    context = {"form": form, "tile_url": settings.MAP_TILE_URL, "places": places_to_find()}
     return render(request, "accounts/preferences.html", context, status=400 if form.errors else 200)

@@ -36,3 +36,14 @@ def city_area() -> dict[str, float]:
     )
     radius = min(MAX_RADIUS_KM, max(MIN_RADIUS_KM, float(int(farthest) + 1)))
     return {"lat": middle["lat"], "lng": middle["lng"], "radius_km": radius}
+
+
+MAX_PLACES = 500
+
+
+def places_to_find() -> list[dict]:
+    """Places a shopper can find by name without an outside geocoder: the city's markets and their streets."""
+    return [
+        {"label": f"{name} — {address}", "lat": lat, "lng": lng}
+        for name, address, lat, lng in Market.objects.order_by("name").values_list("name", "address", "lat", "lng")[:MAX_PLACES]
+    ]

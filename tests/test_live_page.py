@@ -188,6 +188,8 @@ def test_a_pin_names_its_markets_current_number_of_deals(stack, new_page, market
     expect(pin).to_have_attribute("title", "North market (1 deal)")
     create_deal(market=markets["north"], product="Pears")
     expect(pin).to_have_attribute("title", "North market (2 deals)")
+    # and its label shows the count and the best price
+    expect(page.locator(".pin-label")).to_have_text("2 · from 1.99 EUR")
 
 
 @pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 1366, "height": 800}], ids=["phone", "desktop"])
@@ -262,6 +264,29 @@ def test_a_card_and_its_markets_pin_point_at_each_other(stack, new_page, markets
     expect(card).not_to_have_class(re.compile(r"\bselected\b"))
     # and the point the deals are measured from is on the map
     expect(page.locator("path.here")).to_have_count(1)
+
+
+def test_preferences_find_a_place_by_name_or_use_where_the_shopper_is(stack, new_page, markets):
+    shopper = ShopperFactory(home_lat=None, home_lng=None)
+    page = new_page(geolocation={"latitude": 52.5, "longitude": 13.3}, permissions=["geolocation"])
+    log_in(page, stack.base_url, shopper.username)
+    page.goto(f"{stack.base_url}/accounts/preferences/")
+    # a market's name (or street) finds the place, no outside geocoder needed
+    page.fill("#place-search", "North")
+    page.locator("#place-search").dispatch_event("change")
+    expect(page.locator("#place-note")).to_contain_text("North market")
+    assert abs(float(page.input_value("#id_home_lat")) - markets["north"].lat) < 1e-5
+    # a name that is nowhere says so (positive control for the match)
+    page.fill("#place-search", "Atlantis")
+    page.locator("#place-search").dispatch_event("change")
+    expect(page.locator("#place-note")).to_contain_text("No market or street by that name")
+    # and "Use my current location" takes the browser's
+    page.get_by_role("button", name="Use my current location").click()
+    expect(page.locator("#id_home_lat")).to_have_value("52.500000")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".messages")).to_contain_text("Preferences saved")
+    shopper.refresh_from_db()
+    assert (shopper.home_lat, shopper.home_lng) == (52.5, 13.3)
 
 
 def _admin_field(staff_page, name: str, value: str) -> None:

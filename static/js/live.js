@@ -181,10 +181,13 @@
       if (marker) { marker.remove(); markers.delete(market.id); }
       return;
     }
+    var cheapest = deals.reduce(function (a, b) { return parseFloat(b.price) < parseFloat(a.price) ? b : a; });
     var label = market.name + " (" + deals.length + (deals.length === 1 ? " deal)" : " deals)");
+    var tag = deals.length + " · from " + money(cheapest, "price");
     if (!marker) {
       marker = L.marker([market.lat, market.lng], { title: label, alt: label }).addTo(map);
       marker.on("click", function () { select(market.id, false); });
+      marker.bindTooltip(tag, { permanent: true, direction: "top", offset: [-15, -28], className: "pin-label" });
       markers.set(market.id, marker);
     } else {
       marker.setLatLng([market.lat, market.lng]);
@@ -192,6 +195,7 @@
       // Leaflet reads the title once, when it draws the pin: keep the drawn one current too.
       var icon = marker.getElement();
       if (icon) { icon.title = label; icon.alt = label; }
+      marker.setTooltipContent(tag);
     }
     marker.bindPopup(function () {
       var box = el("div", "popup");
