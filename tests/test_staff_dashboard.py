@@ -1,5 +1,7 @@
 """A market's staff watch their dashboard update live as their deal is published and reaches shoppers."""
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -31,5 +33,23 @@ def test_dashboard_shows_a_new_deal_and_the_shoppers_it_reached(stack, new_page,
     expect(row).to_contain_text("Plums 1kg", timeout=5000)
     expect(row.locator("td").last).to_have_text("2", timeout=5000)
     expect(page.locator("#published-chart rect")).to_have_count(12)
+    # the charts have a time axis and units
+    expect(page.locator("#published-chart text.axis")).to_have_count(12)
+    expect(page.locator("#published-chart text.axis").first).to_have_text(re.compile(r"^\d{1,2}:\d\d( [AP]M)?$"))
+    expect(page.locator("#published-chart text.unit")).to_have_text(re.compile(r"^\d+ deals$"))
+    expect(page.locator("#reach-chart text.unit")).to_have_text("2 shoppers")
     expect(page.locator("#comparisons")).to_contain_text("Your price ranks #1")
     assert page.errors == []
+
+
+def test_the_dashboard_fits_a_phone(stack, new_page):
+    market = MarketFactory(name="Corner market")
+    staff = UserFactory(is_staff=True)
+    staff.groups.add(market_staff_group())
+    market.staff.add(staff)
+    create_deal(market=market, product="A product with a rather long name 1kg")
+    page = new_page(viewport={"width": 390, "height": 844})
+    log_in(page, stack.base_url, staff.username, next_path="/staff/")
+    expect(page.locator("#active tr")).to_have_count(1, timeout=10000)
+    # nothing makes the page wider than the phone (tables scroll inside their own box)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390

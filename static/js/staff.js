@@ -14,37 +14,47 @@
     cells.forEach(function (c) { tr.appendChild(el("td", null, String(c))); });
     return tr;
   }
-  function bars(svg, items, label, value) {
+  function svgText(svg, x, y, cls, text, anchor) {
+    var node = document.createElementNS(SVG, "text");
+    node.setAttribute("x", x);
+    node.setAttribute("y", y);
+    node.setAttribute("text-anchor", anchor || "middle");
+    node.setAttribute("class", cls);
+    node.textContent = text;
+    svg.appendChild(node);
+  }
+  // Bars with their value on top and what they stand for underneath (``axis``); ``unit`` names the
+  // values at the top of the scale.
+  function bars(svg, items, axis, value, unit) {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     var max = Math.max(1, Math.max.apply(null, items.map(value)));
     var width = 360 / Math.max(1, items.length);
+    svgText(svg, 0, 9, "bar-label unit", max + " " + unit, "start");
     items.forEach(function (item, i) {
-      var h = 130 * value(item) / max;
+      var h = 105 * value(item) / max;
       var rect = document.createElementNS(SVG, "rect");
       rect.setAttribute("x", i * width + 2);
-      rect.setAttribute("y", 140 - h);
+      rect.setAttribute("y", 135 - h);
       rect.setAttribute("width", Math.max(1, width - 4));
       rect.setAttribute("height", h);
       rect.setAttribute("class", "bar");
       var title = document.createElementNS(SVG, "title");
-      title.textContent = label(item) + ": " + value(item);
+      title.textContent = axis(item) + ": " + value(item) + " " + unit;
       rect.appendChild(title);
       svg.appendChild(rect);
-      var text = document.createElementNS(SVG, "text");
-      text.setAttribute("x", i * width + width / 2);
-      text.setAttribute("y", 155);
-      text.setAttribute("text-anchor", "middle");
-      text.setAttribute("class", "bar-label");
-      text.textContent = String(value(item));
-      svg.appendChild(text);
+      svgText(svg, i * width + width / 2, 131 - h, "bar-label", String(value(item)));
+      svgText(svg, i * width + width / 2, 152, "bar-label axis", axis(item));
     });
   }
+  var hourMinute = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   function render(data) {
     document.getElementById("markets").textContent = "Markets: " + data.markets.map(function (m) { return m.name; }).join(", ");
     bars(document.getElementById("published-chart"), data.published_last_hour,
-      function (w) { return new Date(w.start).toLocaleTimeString(); }, function (w) { return w.published; });
-    bars(document.getElementById("reach-chart"), data.active.slice(0, 24),
-      function (d) { return d.product; }, function (d) { return d.reached || 0; });
+      function (w) { return hourMinute.format(new Date(w.start)); }, function (w) { return w.published; }, "deals");
+    // Product names are long: the chart shows the first twelve, each under its bar, shortened.
+    bars(document.getElementById("reach-chart"), data.active.slice(0, 12),
+      function (d) { return d.product.length > 9 ? d.product.slice(0, 8) + "…" : d.product; },
+      function (d) { return d.reached || 0; }, "shoppers");
     var tbody = document.getElementById("active");
     tbody.replaceChildren.apply(tbody, data.active.map(function (d) {
       var tr = row([d.product, d.market, d.price, d.percent_off + "%", d.reached == null ? "— (figures unavailable)" : d.reached]);
