@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -11,7 +12,19 @@ from accounts.forms import PreferencesForm, SignupForm
 from accounts.services import user_set_preferences, user_signup
 from accounts.throttles import signup_counted, signups_left
 from config.middleware import client_address
+from discounts.selectors import deals_search
 from markets.selectors import places_to_find
+
+
+# What a visitor sees of the city before an account: its biggest discounts right now.
+VISITOR_DEALS = 12
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login, with the city's best deals beside it: a visitor sees what the app offers."""
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "city_deals": deals_search(ordering="-percent_off")[:VISITOR_DEALS]}
 
 
 @require_http_methods(["GET", "POST"])

@@ -128,3 +128,14 @@ def test_errors_are_pages_of_the_site_with_a_way_back(client):
     page = client.get("/no-such-page/")
     assert page.status_code == 404
     assert b"This page does not exist" in page.content and b'href="/"' in page.content
+
+
+def test_a_visitor_sees_the_citys_best_deals_and_how_to_get_them_live(client):
+    from tests.factories import create_deal
+
+    big = create_deal(product="Half-price cherries", price="1.00", original_price="2.00")
+    page = client.get("/", follow=True)
+    # the live page still needs a login (the contract), and the login page shows the city's deals
+    assert page.redirect_chain[-1][0].startswith(reverse("login"))
+    assert big.product in page.content.decode()
+    assert b"Sign up</a> to see the deals near you live" in page.content
