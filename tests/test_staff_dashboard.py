@@ -53,3 +53,16 @@ def test_the_dashboard_fits_a_phone(stack, new_page):
     expect(page.locator("#active tr")).to_have_count(1, timeout=10000)
     # nothing makes the page wider than the phone (tables scroll inside their own box)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_the_admin_deal_list_fits_a_laptop_screen(stack, new_page):
+    market = MarketFactory(name="Frischmarkt Prenzlauer Berg")
+    staff = UserFactory(is_staff=True)
+    staff.groups.add(market_staff_group())
+    market.staff.add(staff)
+    create_deal(market=market, product="Laundry detergent 20 loads")
+    page = new_page(viewport={"width": 1366, "height": 800})
+    log_in(page, stack.base_url, staff.username, next_path="/admin/discounts/discount/")
+    expect(page.locator("#result_list")).to_contain_text("Laundry detergent 20 loads")
+    expect(page.locator("#result_list")).to_contain_text("Live")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
