@@ -30,6 +30,7 @@ def test_socket_router_without_origin_validation_fails_the_check(monkeypatch):
     assert errors[0].level == checks.ERROR
 
 
+@pytest.mark.django_db  # the login page lists the city's deals
 @pytest.mark.parametrize("path", ["/", "/accounts/login/", "/api/docs/"])
 def test_pages_send_a_csp_without_inline_script(client, path):
     header = client.get(path)["Content-Security-Policy"]
