@@ -42,27 +42,33 @@ def test_dashboard_shows_a_new_deal_and_the_shoppers_it_reached(stack, new_page,
     assert page.errors == []
 
 
-def test_the_dashboard_fits_a_phone(stack, new_page):
-    market = MarketFactory(name="Corner market")
+def staff_page_with_a_deal(stack, new_page, *, market_name: str, product: str, viewport: dict, path: str):
+    """A market's staff member, one deal of theirs, and their page at ``path`` in a browser of that size."""
+    market = MarketFactory(name=market_name)
     staff = UserFactory(is_staff=True)
     staff.groups.add(market_staff_group())
     market.staff.add(staff)
-    create_deal(market=market, product="A product with a rather long name 1kg")
-    page = new_page(viewport={"width": 390, "height": 844})
-    log_in(page, stack.base_url, staff.username, next_path="/staff/")
+    create_deal(market=market, product=product)
+    page = new_page(viewport=viewport)
+    log_in(page, stack.base_url, staff.username, next_path=path)
+    return page
+
+
+def test_the_dashboard_fits_a_phone(stack, new_page):
+    page = staff_page_with_a_deal(
+        stack, new_page, market_name="Corner market", product="A product with a rather long name 1kg",
+        viewport={"width": 390, "height": 844}, path="/staff/",
+    )
     expect(page.locator("#active tr")).to_have_count(1, timeout=10000)
     # nothing makes the page wider than the phone (tables scroll inside their own box)
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
 def test_the_admin_deal_list_fits_a_laptop_screen(stack, new_page):
-    market = MarketFactory(name="Frischmarkt Prenzlauer Berg")
-    staff = UserFactory(is_staff=True)
-    staff.groups.add(market_staff_group())
-    market.staff.add(staff)
-    create_deal(market=market, product="Laundry detergent 20 loads")
-    page = new_page(viewport={"width": 1366, "height": 800})
-    log_in(page, stack.base_url, staff.username, next_path="/admin/discounts/discount/")
+    page = staff_page_with_a_deal(
+        stack, new_page, market_name="Frischmarkt Prenzlauer Berg", product="Laundry detergent 20 loads",
+        viewport={"width": 1366, "height": 800}, path="/admin/discounts/discount/",
+    )
     expect(page.locator("#result_list")).to_contain_text("Laundry detergent 20 loads")
     expect(page.locator("#result_list")).to_contain_text("Live")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
