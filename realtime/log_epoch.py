@@ -46,11 +46,12 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
-def head_and_epoch() -> tuple[int, str] | None:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT position, epoch FROM realtime_loghead WHERE id = 1")
-        row = cursor.fetchone()
-    return (row[0], row[1]) if row else None
+def _head_and_epoch() -> tuple[int, str]:
+    # Imported here: realtime.models imports this module for the epoch's default.
+    from realtime.selectors import log_bounds
+
+    head, _, epoch = log_bounds()
+    return head, epoch
 
 
 def ensure_not_rewound() -> None:
@@ -58,10 +59,7 @@ def ensure_not_rewound() -> None:
 
     Precondition: the caller holds the relay's turn (nothing sequences meanwhile).
     """
-    current = head_and_epoch()
-    if current is None:
-        return
-    head, epoch = current
+    head, epoch = _head_and_epoch()
     try:
         mark = _redis().get(_mark_key())
     except redis.RedisError:
@@ -79,10 +77,7 @@ def ensure_not_rewound() -> None:
 
 def remember_pushed() -> None:
     """Record the head as pushed under the current epoch (after a successful push)."""
-    current = head_and_epoch()
-    if current is None:
-        return
-    head, epoch = current
+    head, epoch = _head_and_epoch()
     try:
         _redis().set(_mark_key(), f"{epoch}:{head}")
     except redis.RedisError:
