@@ -27,6 +27,7 @@ api_patterns = [
 urlpatterns = [
     path("", discounts_views.live, name="live"),
     path("search/", discounts_views.search, name="search"),
+    path("city/", discounts_views.city, name="city"),
     path("staff/", staff_views.dashboard_page, name="staff"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

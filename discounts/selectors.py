@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable
 from datetime import datetime
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector, TrigramWordSimilarity
-from django.db.models import ExpressionWrapper, F, FloatField, Q, QuerySet, Value
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Min, Q, QuerySet, Value
 from django.db.models.functions import ASin, Cos, Least, Power, Radians, Sin, Sqrt
 from django.utils import timezone
 
@@ -113,6 +113,26 @@ def _matching_text(deals: QuerySet[Discount], text: str) -> QuerySet[Discount]:
     ).annotate(relevance=F("text_rank") + F("similarity"))
     # ts_rank is never 0 (1e-20 for no match): match with @@, not with the rank.
     return deals.filter(Q(document=query) | Q(similarity__gte=WORD_SIMILARITY) | Q(product__icontains=text))
+
+
+def market_pins(deals: QuerySet[Discount]) -> list[dict]:
+    """One pin per market among ``deals``: where it is, how many of them it has, and its best price."""
+    rows = (
+        deals.order_by()
+        .values("market_id", "market__name", "market__address", "market__lat", "market__lng", "currency")
+        .annotate(deals=Count("id"), best_price=Min("price"))
+        .order_by("market__name", "currency")
+    )
+    pins: dict[int, dict] = {}
+    for row in rows:
+        # A market pricing in two currencies keeps its first one's best price; the count covers both.
+        pin = pins.setdefault(row["market_id"], {
+            "id": row["market_id"], "name": row["market__name"], "address": row["market__address"],
+            "lat": row["market__lat"], "lng": row["market__lng"], "deals": 0,
+            "best_price": f"{row['best_price']} {row['currency']}",
+        })
+        pin["deals"] += row["deals"]
+    return list(pins.values())
 
 
 def deals_compare(*, product: str, lat: float | None = None, lng: float | None = None) -> QuerySet[Discount]:

@@ -29,6 +29,21 @@ def live(request):
     return render(request, "discounts/live.html", context)
 
 
+def city(request):
+    """The whole city's deals on a map and in a table, for anyone: what a visitor sees before signing up."""
+    form = SearchForm(request.GET or None)
+    context = {"form": form, "tile_url": settings.MAP_TILE_URL, "city": city_area()}
+    params = form.cleaned_data if form.is_valid() else {}
+    category = params.get("category")
+    deals = selectors.deals_search(
+        q=params.get("q") or None, category_ids=[category.pk] if category else None,
+        ordering=params.get("ordering") or ("-percent_off" if not params.get("q") else None),
+    )
+    context["results"] = deals[:RESULTS_SHOWN]
+    context["pins"] = selectors.market_pins(deals)
+    return render(request, "discounts/city.html", context, status=400 if form.errors else 200)
+
+
 @login_required
 def search(request):
     """Deals by product and category; for a product, its price across markets and its top 5."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from tests.factories import TEST_PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,3 +28,20 @@ def log_in(page, base_url: str, username: str, password: str = TEST_PASSWORD, ne
     page.fill("input[name=password]", password)
     page.click("button[type=submit], input[type=submit]")
     page.wait_for_load_state("domcontentloaded")
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 800}
+
+
+def is_phone(viewport: dict) -> bool:
+    return viewport["width"] < 900
+
+
+def fits_width(page, viewport: dict) -> bool:
+    """Nothing makes the page wider than the screen (wide tables scroll inside their own box)."""
+    return page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+
+
+# What a shopper or staff member sees is checked on the phone and the laptop the issue names.
+both_viewports = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])

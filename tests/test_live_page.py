@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from discounts import services
 from discounts.demo import market_staff_group
-from tests.browser import log_in
+from tests.browser import both_viewports, is_phone, log_in
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -129,8 +129,9 @@ def test_a_reconnect_resumes_the_area_on_screen_not_the_saved_one(stack, new_pag
     assert page.errors == []
 
 
-def test_status_says_offline_and_comes_back_live_with_what_was_missed(stack, new_page, markets):
-    page = open_live(new_page, stack, ShopperFactory())
+@both_viewports
+def test_status_says_offline_and_comes_back_live_with_what_was_missed(stack, new_page, markets, viewport):
+    page = open_live(new_page, stack, ShopperFactory(), viewport=viewport)
     expect(page.locator("#conn-status")).to_have_text(re.compile(r"^Live · updated \d{1,2}:\d\d:\d\d( [AP]M)?$"))
     expect(page.locator("#conn-retry")).to_be_hidden()
     # when the phone loses its network
@@ -144,10 +145,11 @@ def test_status_says_offline_and_comes_back_live_with_what_was_missed(stack, new
     expect(deal_item(page, figs.pk)).to_be_visible(timeout=10000)
 
 
-def test_cards_say_when_each_deal_ends_and_the_radius_circle_shows(stack, new_page, markets):
+@both_viewports
+def test_cards_say_when_each_deal_ends_and_the_radius_circle_shows(stack, new_page, markets, viewport):
     soon = create_deal(market=markets["north"], product="Soon", ends_at=timezone.now() + timedelta(hours=3, minutes=10))
     later = create_deal(market=markets["east"], product="Later", ends_at=timezone.now() + timedelta(days=3))
-    page = open_live(new_page, stack, ShopperFactory())
+    page = open_live(new_page, stack, ShopperFactory(), viewport=viewport)
     expect(deal_item(page, soon.pk).locator("time.ends")).to_have_text("ends in 3 h")
     expect(deal_item(page, later.pk).locator("time.ends")).to_have_text(re.compile(r"^until \w{3},? \d{1,2}:\d\d( [AP]M)?$"))
     # the radius circle is drawn at a visible size (a site-wide chart rule once squashed it to nothing)
@@ -163,12 +165,13 @@ def test_cards_say_when_each_deal_ends_and_the_radius_circle_shows(stack, new_pa
     assert layer["width"] >= map_box["width"] and layer["height"] >= map_box["height"], (layer, map_box)
 
 
-def test_denied_location_is_explained_and_the_city_can_be_browsed(stack, new_page, markets):
+@both_viewports
+def test_denied_location_is_explained_and_the_city_can_be_browsed(stack, new_page, markets, viewport):
     # given a new shopper with no saved location whose browser refuses to share one
     apples = create_deal(market=markets["north"], product="Apples")
     cheese = create_deal(market=markets["far"], product="Far away cheese")
     shopper = ShopperFactory(home_lat=None, home_lng=None)
-    page = new_page()
+    page = new_page(viewport=viewport)
     log_in(page, stack.base_url, shopper.username)
     # then the page says why it shows nothing and what to do instead
     expect(page.locator("#location-note")).to_contain_text("did not share your location")
@@ -192,7 +195,7 @@ def test_a_pin_names_its_markets_current_number_of_deals(stack, new_page, market
     expect(page.locator(".pin-label")).to_have_text("2 · from 1.99 EUR")
 
 
-@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 1366, "height": 800}], ids=["phone", "desktop"])
+@both_viewports
 def test_the_first_deals_are_on_the_first_screen_with_tap_sized_controls(stack, new_page, markets, viewport):
     for i in range(6):
         create_deal(market=markets["north"], product=f"Fruit {i}")
@@ -205,11 +208,11 @@ def test_the_first_deals_are_on_the_first_screen_with_tap_sized_controls(stack, 
     shots = os.environ.get("DEALCAST_SCREENSHOTS")
     if shots:
         settle_map(page)
-        page.screenshot(path=f"{shots}/live-{'phone' if viewport['width'] < 900 else 'desktop'}.png")
+        page.screenshot(path=f"{shots}/live-{'phone' if is_phone(viewport) else 'desktop'}.png")
     # no fallback offered while the saved location serves
     expect(page.get_by_role("button", name="Browse the whole city")).to_be_hidden()
     # and the list is part of the page's own scroll on a phone, not a box scrolling inside it
-    if viewport["width"] < 900:
+    if is_phone(viewport):
         list_box = page.locator("#deals").bounding_box()
         map_box = page.locator("#map").bounding_box()
         assert list_box["y"] < map_box["y"]
@@ -218,11 +221,13 @@ def test_the_first_deals_are_on_the_first_screen_with_tap_sized_controls(stack, 
         assert target.bounding_box()["height"] >= 44
 
 
-def test_live_changes_are_seen_pill_price_drop_and_withdrawal(stack, new_page, markets):
-    # given a phone showing more deals than fit on its screen
-    deals = [create_deal(market=markets["north"], product=f"Fruit {i}") for i in range(8)]
-    page = open_live(new_page, stack, ShopperFactory(), viewport={"width": 390, "height": 844})
-    expect(page.locator("li.deal")).to_have_count(8)
+@both_viewports
+def test_live_changes_are_seen_pill_price_drop_and_withdrawal(stack, new_page, markets, viewport):
+    # given a list with more deals than fit on the screen (a phone's page, a laptop's list box)
+    deals = [create_deal(market=markets["north"], product=f"Fruit {i}") for i in range(12)]
+    page = open_live(new_page, stack, ShopperFactory(), viewport=viewport)
+    expect(page.locator("li.deal")).to_have_count(12)
+    expect(deal_item(page, deals[-1].pk)).not_to_be_in_viewport()
     pill = page.locator("#new-deals")
     expect(pill).to_be_hidden()  # positive control: nothing new yet
     # when a deal is published that lands below the fold (the farthest, sorted by distance)

@@ -22,14 +22,20 @@
     node.setAttribute("class", cls);
     node.textContent = text;
     svg.appendChild(node);
+    return node;
   }
-  // Bars with their value on top and what they stand for underneath (``axis``); ``unit`` names the
-  // values at the top of the scale.
-  function bars(svg, items, axis, value, unit) {
+  // Bars with their value on top and what they stand for underneath (``axis``, given the characters
+  // that fit under a bar); ``units`` (one, many) name the values at the top of the scale.
+  function bars(svg, items, axis, value, units, everyLabel) {
     while (svg.firstChild) svg.removeChild(svg.firstChild);
     var max = Math.max(1, Math.max.apply(null, items.map(value)));
     var width = 360 / Math.max(1, items.length);
-    svgText(svg, 0, 9, "bar-label unit", max + " " + unit, "start");
+    function unit(n) { return n === 1 ? units[0] : units[1]; }
+    // A 9-unit font is about 5.5 units a character; labels that do not fit skip bars (``everyLabel``)
+    // or are shortened, so none overlaps its neighbour.
+    var every = everyLabel || 1;
+    var room = Math.max(3, Math.floor(width * every / 5.5));
+    svgText(svg, 0, 9, "bar-label unit", max + " " + unit(max), "start");
     items.forEach(function (item, i) {
       var h = 105 * value(item) / max;
       var rect = document.createElementNS(SVG, "rect");
@@ -39,22 +45,25 @@
       rect.setAttribute("height", h);
       rect.setAttribute("class", "bar");
       var title = document.createElementNS(SVG, "title");
-      title.textContent = axis(item) + ": " + value(item) + " " + unit;
+      title.textContent = axis(item) + ": " + value(item) + " " + unit(value(item));
       rect.appendChild(title);
       svg.appendChild(rect);
       svgText(svg, i * width + width / 2, 131 - h, "bar-label", String(value(item)));
-      svgText(svg, i * width + width / 2, 152, "bar-label axis", axis(item));
+      if (i % every) return;
+      // A label for several bars starts where its bar starts: it names when that window began.
+      if (every > 1) svgText(svg, i * width + 2, 152, "bar-label axis", axis(item, room), "start");
+      else svgText(svg, i * width + width / 2, 152, "bar-label axis", axis(item, room));
     });
   }
   var hourMinute = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
   function render(data) {
     document.getElementById("markets").textContent = "Markets: " + data.markets.map(function (m) { return m.name; }).join(", ");
     bars(document.getElementById("published-chart"), data.published_last_hour,
-      function (w) { return hourMinute.format(new Date(w.start)); }, function (w) { return w.published; }, "deals");
+      function (w) { return hourMinute.format(new Date(w.start)); }, function (w) { return w.published; }, ["deal", "deals"], 3);
     // Product names are long: the chart shows the first twelve, each under its bar, shortened.
     bars(document.getElementById("reach-chart"), data.active.slice(0, 12),
-      function (d) { return d.product.length > 9 ? d.product.slice(0, 8) + "…" : d.product; },
-      function (d) { return d.reached || 0; }, "shoppers");
+      function (d, room) { return d.product.length > room ? d.product.slice(0, room - 1) + "…" : d.product; },
+      function (d) { return d.reached || 0; }, ["shopper", "shoppers"]);
     var tbody = document.getElementById("active");
     tbody.replaceChildren.apply(tbody, data.active.map(function (d) {
       var tr = row([d.product, d.market, d.price, d.percent_off + "%", d.reached == null ? "— (figures unavailable)" : d.reached]);
