@@ -6,6 +6,7 @@ turns on the local demo over plain http on 127.0.0.1; it is never on by default.
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from datetime import timedelta
@@ -40,20 +41,23 @@ LOCAL_MODE = env_bool("DEALCAST_LOCAL")
 DEBUG = env_bool("DEBUG")
 
 
-def _local_secret_key() -> str:
+def _local_secret(name: str, make) -> str:
+    """A secret kept under var/ for the checkout's own demo servers, made on first use."""
     from config.embedded import VAR_DIR
 
-    path = VAR_DIR / "secret_key"
+    path = VAR_DIR / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(50))
+        path.write_text(make())
     return path.read_text().strip()
 
 
 # Without DATABASE_URL the data is the checkout's own embedded demo city under var/, never a
 # production database: `manage.py ...` there signs with the demo's secret, as `make run` does.
 USES_CHECKOUT_DATA = not os.environ.get("DATABASE_URL")
-SECRET_KEY = os.environ.get("SECRET_KEY") or (_local_secret_key() if LOCAL_MODE or USES_CHECKOUT_DATA else "")
+SECRET_KEY = os.environ.get("SECRET_KEY") or (
+    _local_secret("secret_key", lambda: secrets.token_urlsafe(50)) if LOCAL_MODE or USES_CHECKOUT_DATA else ""
+)
 if not SECRET_KEY:
     raise ImproperlyConfigured(
         "SECRET_KEY must be set (it is generated under var/ only for the checkout's embedded demo servers,"
@@ -93,6 +97,7 @@ INSTALLED_APPS = [
     "markets",
     "discounts",
     "realtime",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +190,21 @@ else:
     EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Dealcast <no-reply@dealcast.example>")
+# Absolute links in mail (the digest, its unsubscribe link) point here.
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if LOCAL_MODE else "").rstrip("/")
+
+# Web Push (VAPID, RFC 8292): the application server's P-256 private key, base64url of its 32 raw
+# bytes; the public key browsers subscribe with is derived from it. Without one, push is off.
+VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY") or (
+    _local_secret("vapid_private_key", lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode())
+    if LOCAL_MODE or USES_CHECKOUT_DATA else ""
+)
+VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:operator@dealcast.example")
+NOTIFY_BATCH_SIZE = env_int("NOTIFY_BATCH_SIZE", 200)
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6)
+NOTIFY_BACKOFF_SECONDS = env_float("NOTIFY_BACKOFF_SECONDS", 10.0)
+NOTIFY_PUSH_TIMEOUT_SECONDS = env_float("NOTIFY_PUSH_TIMEOUT_SECONDS", 10.0)
+DIGEST_HOUR = env_int("DIGEST_HOUR", 7)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -281,7 +301,20 @@ CELERY_BEAT_SCHEDULE = {
     "relay-outbox-sweep": {"task": "realtime.tasks.relay_outbox", "schedule": env_float("RELAY_SWEEP_SECONDS", 1.0)},
     "discount-schedule": {"task": "discounts.tasks.apply_schedule", "schedule": env_float("SCHEDULE_TICK_SECONDS", 5.0)},
     "outbox-prune": {"task": "realtime.tasks.prune_outbox", "schedule": timedelta(hours=1)},
+    # The notifier reads the log on its own queue and at its own pace (notifications.notifier).
+    # Wake-ups expire: a notifier that was down reads the log once when back, not once per missed tick.
+    "notify": {
+        "task": "notifications.tasks.notify", "schedule": env_float("NOTIFY_SWEEP_SECONDS", 0.5), "options": {"expires": 10},
+    },
+    "digests": {
+        "task": "notifications.tasks.send_digests", "schedule": env_float("DIGEST_SWEEP_SECONDS", 300.0),
+        "options": {"expires": 60},
+    },
 }
+# The notifier's own queue, consumed by its own worker (`celery -A config worker -Q <NOTIFY_QUEUE>`):
+# a backlog of notifications never delays the relay that feeds the sockets.
+NOTIFY_QUEUE = os.environ.get("NOTIFY_QUEUE", CELERY_TASK_DEFAULT_QUEUE + "-notify")
+CELERY_TASK_ROUTES = {"notifications.tasks.*": {"queue": NOTIFY_QUEUE}}
 
 REST_FRAMEWORK = {
     # Throttles key on REMOTE_ADDR, already the client's (ClientAddressMiddleware); DRF's default

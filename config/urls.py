@@ -6,6 +6,8 @@ from config import health, metrics_view
 from discounts import api as discounts_api
 from discounts import staff_views
 from discounts import views as discounts_views
+from notifications import api as notifications_api
+from notifications import views as notifications_views
 from realtime import api as realtime_api
 
 admin.site.site_header = "Dealcast for markets"
@@ -17,6 +19,9 @@ api_patterns = [
     path("deals/compare/", discounts_api.DealCompareView.as_view(), name="deal-compare"),
     path("deals/top/", discounts_api.DealTopView.as_view(), name="deal-top"),
     path("deals/changes/", realtime_api.ChangesView.as_view(), name="deal-changes"),
+    path("push/subscriptions/", notifications_api.PushSubscriptionView.as_view(), name="push-subscriptions"),
+    path("watches/", notifications_api.WatchListView.as_view(), name="watch-list"),
+    path("watches/<int:pk>/", notifications_api.WatchDetailView.as_view(), name="watch-detail"),
     path("staff/dashboard/", staff_views.StaffDashboardView.as_view(), name="staff-dashboard"),
     path("discounts/", discounts_api.DiscountCreateView.as_view(), name="discount-create"),
     path("discounts/<int:pk>/", discounts_api.DiscountDetailView.as_view(), name="discount-detail"),
@@ -28,6 +33,9 @@ urlpatterns = [
     path("", discounts_views.live, name="live"),
     path("search/", discounts_views.search, name="search"),
     path("city/", discounts_views.city, name="city"),
+    path("notifications/", notifications_views.notifications_page, name="notifications"),
+    path("notifications/unsubscribe/<str:token>/", notifications_views.digest_unsubscribe, name="digest-unsubscribe"),
+    path("sw.js", notifications_views.service_worker, name="service-worker"),
     path("staff/", staff_views.dashboard_page, name="staff"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),

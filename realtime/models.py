@@ -74,3 +74,19 @@ class LogHead(models.Model):
     pruned_through = models.BigIntegerField(
         default=0, help_text="Events at or below this position were deleted; older cursors get a fresh snapshot."
     )
+
+
+class LogConsumer(models.Model):
+    """A reader of the log other than the sockets (a consumer group of one row): how far it has read.
+
+    Pruning never deletes past the slowest consumer, so a consumer catches up after downtime.
+    """
+
+    name = models.CharField(max_length=40, primary_key=True)
+    position = models.BigIntegerField(default=0, help_text="Every event at or below this was handled.")
+    epoch = models.CharField(max_length=16, blank=True, help_text="The log epoch the position belongs to.")
+    deduplicated = models.BigIntegerField(default=0, help_text="Decisions a replay found already made.")
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.position}"

@@ -22,12 +22,12 @@ from datetime import timedelta
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, Max, OuterRef
+from django.db.models import Exists, Max, Min, OuterRef
 from django.utils import timezone
 
 from realtime.groups import cell_group, staff_group
 from realtime.log_epoch import ensure_not_rewound, remember_pushed
-from realtime.models import LogHead, OutboxEvent
+from realtime.models import LogConsumer, LogHead, OutboxEvent
 from realtime.outbox import EVENT_TYPES, EVENT_VERSION
 from realtime.publisher import publisher
 
@@ -267,7 +267,11 @@ def prune_published(*, now=None) -> int:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCE_LOCK_KEY])
         expired = OutboxEvent.objects.filter(state=OutboxEvent.State.PUBLISHED, created_at__lt=cutoff)
         through = expired.aggregate(through=Max("position"))["through"]
-        if through is None:
+        slowest = LogConsumer.objects.aggregate(slowest=Min("position"))["slowest"]
+        if through is not None and slowest is not None:
+            # A consumer that is behind (a notifier down for a while) still finds its events.
+            through = min(through, slowest)
+        if not through:
             return 0
         # Deleting strictly a prefix keeps "pruned_through" an exact floor for replay.
         deleted, _ = OutboxEvent.objects.filter(position__lte=through).delete()

@@ -132,3 +132,11 @@ def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEv
             if len(matched) > REPLAY_MAX_FRAMES:
                 raise CursorTooOld()
     return matched, head
+
+
+def previous_envelope(*, deal_id: int, before: int) -> dict[str, Any] | None:
+    """The deal's last event before position ``before`` (what it said then), if the log still has it."""
+    return (
+        OutboxEvent.objects.filter(deal_id=deal_id, position__lt=before)
+        .order_by("-position").values_list("envelope", flat=True).first()
+    )

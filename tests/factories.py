@@ -82,3 +82,13 @@ def offset_km(lat: float, lng: float, north_km: float = 0.0, east_km: float = 0.
     import math
 
     return lat + north_km / 111.32, lng + east_km / (111.32 * math.cos(math.radians(lat)))
+
+
+def push_subscription_for(user, *, endpoint: str | None = None):
+    """A browser's push subscription with well-formed keys (not ones a push endpoint could decrypt with)."""
+    from notifications.models import PushSubscription
+
+    return PushSubscription.objects.create(
+        user=user, endpoint=endpoint or f"https://push.example.com/{user.pk}/{PushSubscription.objects.count()}",
+        p256dh="B" + "A" * 86, auth="A" * 22,
+    )
