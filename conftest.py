@@ -47,6 +47,7 @@ def stack(stack_env):
     running = Stack(stack_env)
     running.start_web()
     running.start_worker()
+    running.start_notifier()
     running.start_beat()
     yield running
     running.stop()

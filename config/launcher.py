@@ -24,6 +24,9 @@ DAPHNE = (
     " config.asgi:application"
 )
 WORKER = "celery -A config worker --loglevel=INFO --concurrency=${{WORKER_CONCURRENCY:-2}} -n worker{index}@%h"
+# The notifier's own worker on its own queue (settings.NOTIFY_QUEUE): notifications never queue
+# behind the relay that feeds the live sockets, nor the reverse.
+NOTIFIER = "celery -A config worker --loglevel=INFO --concurrency=2 -Q ${NOTIFY_QUEUE:-${CELERY_QUEUE:-dealcast}-notify} -n notifier@%h"
 BEAT = "celery -A config beat --loglevel=INFO --schedule=var/celerybeat-schedule"
 NGINX_CONF = """\
 worker_processes 1;
@@ -88,6 +91,7 @@ def write_procfile(*, port: int, web: int, workers: int) -> Path:
             print("nginx not found: using the round-robin fallback (config/balancer.py)", flush=True)
             lines.append(f"balancer: python -m config.balancer --listen {port} --backends {','.join(map(str, backends))}")
     lines += [f"worker{i + 1}: {WORKER.format(index=i + 1)}" for i in range(workers)]
+    lines.append(f"notifier: {NOTIFIER}")
     lines.append(f"beat: {BEAT}")
     procfile = RUN_DIR / "Procfile"
     procfile.write_text("\n".join(lines) + "\n")

@@ -66,6 +66,7 @@ class Stack:
         self.webs: list[tuple[int, subprocess.Popen]] = []
         self.workers: list[subprocess.Popen] = []
         self.beat: subprocess.Popen | None = None
+        self.notifier: subprocess.Popen | None = None
         self._killed: set[subprocess.Popen] = set()
         self._stopping = False
         self.worker_crashes = 0
@@ -124,6 +125,17 @@ class Stack:
              "--without-mingle", "--without-heartbeat", "-l", "INFO", "-n", f"test{index}@%h"],
         )
 
+    def start_notifier(self) -> subprocess.Popen:
+        """The notifier's own worker, on its own queue, as the Procfile's ``notifier`` line runs it."""
+        from django.conf import settings
+
+        self.notifier = self._spawn(
+            "notifier",
+            [str(BIN / "celery"), "-A", "config", "worker", "-Q", settings.NOTIFY_QUEUE, "--concurrency=2",
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO", "-n", "notifier@%h"],
+        )
+        return self.notifier
+
     def start_beat(self) -> None:
         schedule = self.logdir / "beat-schedule"
         self.beat = self._spawn("beat", [str(BIN / "celery"), "-A", "config", "beat", "-l", "INFO", f"--schedule={schedule}"])
@@ -143,10 +155,11 @@ class Stack:
 
     def stop(self) -> None:
         self._stopping = True
-        for proc in [p for _, p in self.webs] + self.workers + ([self.beat] if self.beat else []):
+        singles = [proc for proc in (self.beat, self.notifier) if proc]
+        for proc in [p for _, p in self.webs] + self.workers + singles:
             if proc.poll() is None:
                 self.kill(proc, signal.SIGTERM)
-        self.webs, self.workers, self.beat = [], [], None
+        self.webs, self.workers, self.beat, self.notifier = [], [], None, None
 
     def logs(self) -> str:
         return "\n".join(f"== {path.name}\n{path.read_text(errors='replace')[-4000:]}" for path in sorted(self.logdir.glob("*.log")))

@@ -220,6 +220,19 @@
     Array.from(state.deals.keys()).forEach(removeDeal);
     deals.forEach(upsertMarker);
     render();
+    openRequestedDeal();
+  }
+  // A tapped notification opens /?deal=ID: once the first deals are in, that one is chosen and shown.
+  var requestedDeal = Number(new URLSearchParams(location.search).get("deal")) || null;
+  function openRequestedDeal() {
+    if (!requestedDeal) return;
+    var deal = state.deals.get(requestedDeal);
+    requestedDeal = null;
+    if (!deal) { noteEl.textContent = "The deal you opened is not in this area any more, or has ended."; return; }
+    select(deal.market.id, true);
+    var card = listEl.querySelector('li.deal[data-deal-id="' + deal.id + '"]');
+    card.classList.add("opened");
+    card.scrollIntoView({ block: "center" });
   }
   function showNotice(deal) {
     noticeEl.replaceChildren(el("span", null, "New deal nearby: "), el("strong", null, deal.product), el("span", null, " at " + deal.market.name));
