@@ -21,7 +21,7 @@ def _database_url() -> str:
 @pytest.fixture(scope="session")
 def mailbox():
     """A real SMTP server; the stack's processes send their mail to it."""
-    from tests.mailbox import Mailbox
+    from harness.mailbox import Mailbox
 
     box = Mailbox().start()
     yield box

@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from harness.abuse import AbuseReport, GreedyAccount  # noqa: E402
 from harness.client import Area, LiveClient  # noqa: E402
 from harness.cluster import LocalCluster  # noqa: E402
+from harness.notify_check import NotifiedShoppers, NotifyTally  # noqa: E402
 from harness.stack import Stack  # noqa: E402
 from harness.verify import Tally, tally_clients, wait_drained  # noqa: E402
 
@@ -40,7 +41,8 @@ class FaultRun:
         self.phase_s, self.offline_s, self.rate = phase_s, offline_s, rate
         self.rng = random.Random(seed)
         self.client_count = clients
-        self.cluster = LocalCluster(name="faults", with_proxy=True)
+        self.notified = NotifiedShoppers()
+        self.cluster = LocalCluster(name="faults", with_proxy=True, extra_env=self.notified.env())
         self.postgres, self.valkey = self.cluster.postgres, self.cluster.valkey
         self.workdir = self.cluster.workdir
         self.stack: Stack | None = None
@@ -58,9 +60,11 @@ class FaultRun:
         from discounts.demo import seed_demo_city
 
         seed_demo_city()
+        self.notified.create(self.rng)
         self.stack.start_web()
         self.stack.start_worker()
         self.stack.supervise_workers()
+        self.stack.start_notifier()
         self.stack.start_beat()
         wait_drained(settle_s=2.0)
         self._connect_clients()
@@ -93,6 +97,7 @@ class FaultRun:
         for client in self.clients:
             client.stop()
         self.cluster.stop()
+        self.notified.stop()
 
     # driving -----------------------------------------------------------------------------------
     def _drive(self) -> None:
@@ -170,6 +175,22 @@ class FaultRun:
         With ``staff_writes``, staff also publish through the HTTP API all along; a write that does
         not succeed is counted against the fault (Redis is not the record: nothing should fail).
         """
+        start_position, started_at, durations, outcomes = self._drive_through(name, inject, staff_writes=staff_writes)
+        live = self._live_latencies_ms(started_at)
+        tally = tally_clients(name, self.clients, after=start_position)
+        tally.live_p50_ms = round(statistics.median(live), 1) if live else None
+        tally.get_p50_ms = round(statistics.median(durations), 1) if durations else None
+        tally.staff_writes = len(outcomes)
+        tally.staff_failed = sum(1 for status in outcomes if status not in (200, 201))
+        return tally
+
+    def notify_phase(self, name: str, inject: Callable[[], None]) -> NotifyTally:
+        """The same drive with a fault of the notifier's parts; tallies pushes and digests instead."""
+        start_position, *_ = self._drive_through(name, inject, staff_writes=False)
+        self.notified.wait_settled()
+        return self.notified.tally(name, after=start_position)
+
+    def _drive_through(self, name: str, inject: Callable[[], None], *, staff_writes: bool):
         from django.db import connection
 
         if name in self.before_phase:
@@ -200,13 +221,7 @@ class FaultRun:
         self.after_phase.clear()
         wait_drained(settle_s=2.0)
         connection.close()
-        live = self._live_latencies_ms(started_at)
-        tally = tally_clients(name, self.clients, after=start_position)
-        tally.live_p50_ms = round(statistics.median(live), 1) if live else None
-        tally.get_p50_ms = round(statistics.median(durations), 1) if durations else None
-        tally.staff_writes = len(outcomes)
-        tally.staff_failed = sum(1 for status in outcomes if status not in (200, 201))
-        return tally
+        return start_position, started_at, durations, outcomes
 
     # faults ------------------------------------------------------------------------------------
     def faults(self) -> dict[str, Callable[[], None]]:
@@ -343,6 +358,38 @@ class FaultRun:
         }
 
 
+    def notifier_faults(self) -> dict[str, Callable[[], None]]:
+        stack, notified = self.stack, self.notified
+
+        def notifier_sigkill() -> None:
+            # Mid-batch: the notifier reads the log every half second while deals keep coming.
+            stack.kill(stack.notifier)
+            time.sleep(1.0)
+            stack.start_notifier()
+
+        def push_service_down() -> None:
+            notified.push.down = True
+            time.sleep(self.phase_s / 2)
+            notified.push.down = False
+
+        def smtp_down() -> None:
+            notified.mailbox.stop()
+            notified.want_digests()
+            time.sleep(self.phase_s / 2)
+            notified.mailbox.start()
+
+        return {"notifier_sigkill": notifier_sigkill, "push_service_down": push_service_down, "smtp_down": smtp_down}
+
+
+def print_notify_table(tallies: list[NotifyTally]) -> None:
+    columns = ["fault", "published", "expected", "decided", "pushes", "lost", "duplicated", "dead", "digests",
+               "digests_lost", "digests_duplicated"]
+    print("\n" + " | ".join(f"{c:>18}" for c in columns))
+    for tally in tallies:
+        row = asdict(tally)
+        print(" | ".join(f"{str(row[c]):>18}" for c in columns) + ("" if tally.ok else "   <-- FAILED"))
+
+
 def print_table(tallies: list[Tally]) -> None:
     columns = ["fault", "sent", "expected", "delivered", "resynced", "lost", "duplicated", "out_of_order",
                "view_mismatches", "staff_writes", "staff_failed", "live_p50_ms", "get_p50_ms"]
@@ -367,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
         rate=8.0 if args.short else 10.0,
         seed=2026,
     )
-    tallies = []
+    tallies: list[Tally] = []
+    notify_tallies: list[NotifyTally] = []
     try:
         print(f"starting PostgreSQL, Valkey, daphne, Celery and {run.client_count} shoppers in {run.workdir}", flush=True)
         run.start()
@@ -379,10 +427,20 @@ def main(argv: list[str] | None = None) -> int:
             tally = run.phase(name, inject, staff_writes=name in STAFF_WRITE_FAULTS)
             tallies.append(tally)
             print(f" {'ok' if tally.ok else 'FAILED'} ({tally.sent} events, {time.monotonic() - started:.0f}s)", flush=True)
+        for name, inject in run.notifier_faults().items():
+            if args.only and name not in args.only:
+                continue
+            print(f"  {name} ...", end="", flush=True)
+            started = time.monotonic()
+            tally = run.notify_phase(name, inject)
+            notify_tallies.append(tally)
+            print(f" {'ok' if tally.ok else 'FAILED'} ({tally.pushes} pushes so far, {time.monotonic() - started:.0f}s)", flush=True)
     finally:
         crashes = run.stack.worker_crashes if run.stack else 0
         run.stop()
     print_table(tallies)
+    if notify_tallies:
+        print_notify_table(notify_tallies)
     print(f"\nCelery workers that exited on their own and were restarted (as a supervisor would): {crashes}")
     if run.abuse is not None:
         a = run.abuse
@@ -393,8 +451,8 @@ def main(argv: list[str] | None = None) -> int:
             "in its row above"
         )
     if args.json:
-        args.json.write_text(json.dumps([asdict(t) for t in tallies], indent=2))
-    failed = [t.fault for t in tallies if not t.ok]
+        args.json.write_text(json.dumps([asdict(t) for t in tallies + notify_tallies], indent=2))
+    failed = [t.fault for t in tallies + notify_tallies if not t.ok]
     if failed:
         print(f"\nFAILED: {', '.join(failed)}; logs in {run.stack.logdir if run.stack else run.workdir}")
         return 1

@@ -19,11 +19,19 @@ def test_short_fault_suite_loses_nothing(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=900,
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    tallies = {t["fault"]: t for t in json.loads(report.read_text())}
+    everything = {t["fault"]: t for t in json.loads(report.read_text())}
+    notifier = {name: everything.pop(name) for name in ("notifier_sigkill", "push_service_down", "smtp_down")}
+    tallies = everything
     assert set(tallies) == {
         "redis_restart", "redis_outage", "redis_network_cut", "worker_sigkill", "web_restart", "postgres_restart",
         "client_offline", "poison_row", "slow_client", "out_of_order_commit", "bulk_update", "abusive_account",
     }
+    # the notifier's faults: every push and digest decided arrived, once
+    for tally in notifier.values():
+        assert tally["lost"] == 0 and tally["duplicated"] == 0 and tally["dead"] == 0, tally
+        assert tally["expected"] > 0 and tally["decided"] >= tally["expected"], tally
+    assert notifier["smtp_down"]["digests"] > 0 and notifier["smtp_down"]["digests_lost"] == 0, notifier["smtp_down"]
+    assert notifier["smtp_down"]["digests_duplicated"] == 0, notifier["smtp_down"]
     for tally in tallies.values():
         assert tally["lost"] == 0 and tally["out_of_order"] == 0 and tally["view_mismatches"] == 0, tally
         assert tally["sent"] > 0 and tally["delivered"] == tally["expected"] > 0, tally

@@ -13,7 +13,7 @@ from discounts import services
 from notifications.models import Notification, PushSubscription
 from tests.browser import both_viewports, log_in
 from tests.factories import ShopperFactory, create_deal
-from tests.push_service import PushService
+from harness.push_service import PushService
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 

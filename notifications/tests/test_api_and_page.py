@@ -5,7 +5,7 @@ from rest_framework.test import APIClient
 
 from notifications.models import NotificationPreferences, PushSubscription, WatchedProduct
 from tests.factories import ShopperFactory
-from tests.push_service import Browser
+from harness.push_service import Browser
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from notifications import delivery, notifier
 from notifications.models import Notification, NotificationPreferences, PushSubscription
 from realtime import relay
 from tests.factories import ShopperFactory, create_deal
-from tests.push_service import PushService
+from harness.push_service import PushService
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 from notifications.digest import send_due_digests
 from notifications.models import DigestMail, NotificationPreferences, WatchedProduct
 from tests.factories import BERLIN, MarketFactory, ShopperFactory, create_deal, offset_km
-from tests.mailbox import free_port
+from harness.mailbox import free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -34,7 +34,7 @@ def told(reason=None):
 
 def test_a_new_deal_reaches_opted_in_shoppers_whose_area_and_categories_hold_it():
     dairy, bakery = CategoryFactory(slug="dairy"), CategoryFactory(slug="bakery")
-    near = opted_in(username="near")
+    opted_in(username="near")
     picky = opted_in(username="picky")
     picky.categories.set([bakery])
     far_lat, far_lng = offset_km(*BERLIN, north_km=20)

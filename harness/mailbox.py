@@ -1,4 +1,4 @@
-"""A real SMTP server (aiosmtpd) that the tests start and read the mail back from."""
+"""A real SMTP server (aiosmtpd) that tests and ``make faults`` start, stop and read the mail back from."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ class Mailbox:
         self.messages: list[EmailMessage] = []
         self._arrived = threading.Condition()
         self.port = free_port()
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller: Controller | None = None
 
     async def handle_DATA(self, server, session, envelope) -> str:
         message = message_from_bytes(envelope.content, policy=policy.default)
@@ -34,6 +34,8 @@ class Mailbox:
         return "250 Message accepted"
 
     def start(self) -> Mailbox:
+        """Listen on ``port`` (again, after ``stop``: a mail server that went down and came back)."""
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
         self._controller.start()
         return self
 

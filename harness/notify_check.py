@@ -1,0 +1,144 @@
+"""The notifier under faults: opted-in shoppers with browsers at a push service and an SMTP server
+run by the harness, and a count of what each should have got against what arrived.
+
+What a shopper should be told about each published deal is worked out here from the event and the
+shoppers' saved places (not with the notifier's own matching), so a notifier that decides too little
+shows as lost. Then every decision must have reached every browser of its shopper exactly once, and
+every digest written must have arrived exactly once.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from harness.mailbox import Mailbox
+from harness.push_service import PushService
+
+SHOPPERS = 15
+
+
+@dataclass
+class NotifyTally:
+    fault: str
+    published: int = 0
+    expected: int = 0
+    decided: int = 0
+    pushes: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    dead: int = 0
+    digests: int = 0
+    digests_lost: int = 0
+    digests_duplicated: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.dead or self.digests_lost or self.digests_duplicated)
+
+
+class NotifiedShoppers:
+    """The harness's side of notifications: the push service, the mail server and the shoppers."""
+
+    def __init__(self) -> None:
+        self.push = PushService()
+        self.mailbox = Mailbox().start()
+
+    def env(self) -> dict[str, str]:
+        """What the stack's processes need to reach them, and retries quick enough for a short run."""
+        return {
+            "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(self.mailbox.port), "NOTIFY_BACKOFF_SECONDS": "0.5",
+            "NOTIFY_MAX_ATTEMPTS": "10", "DIGEST_HOUR": "0", "DIGEST_SWEEP_SECONDS": "1", "NOTIFY_SWEEP_SECONDS": "0.5",
+        }
+
+    def create(self, rng: random.Random) -> None:
+        from accounts.models import User
+        from discounts.demo import CITY_CENTER, CITY_SPAN
+        from notifications.models import NotificationPreferences, PushSubscription
+
+        for index in range(SHOPPERS):
+            user = User.objects.create(
+                username=f"notified-{index}", email=f"notified-{index}@example.com",
+                home_lat=CITY_CENTER[0] + rng.uniform(-CITY_SPAN[0], CITY_SPAN[0]) * 0.6,
+                home_lng=CITY_CENTER[1] + rng.uniform(-CITY_SPAN[1], CITY_SPAN[1]) * 0.6,
+                radius_km=rng.choice([2, 3, 5]),
+            )
+            # No cap and no quiet hours: every decision is a push of its own, so each can be counted.
+            NotificationPreferences.objects.create(user=user, max_per_hour=30000)
+            for browser_index in range(1 + index % 2):
+                browser = self.push.browser(f"{index}-{browser_index}")
+                PushSubscription.objects.create(user=user, endpoint=browser.endpoint, **browser.keys)
+
+    def want_digests(self) -> None:
+        """From now on each shopper wants a daily digest (today's is due at once: DIGEST_HOUR is 0)."""
+        from django.utils import timezone
+
+        from notifications.models import NotificationPreferences
+
+        NotificationPreferences.objects.filter(user__username__startswith="notified-").update(
+            digest="daily", last_digest_at=timezone.now() - timedelta(hours=1)
+        )
+
+    def wait_settled(self, *, timeout: float = 120.0) -> None:
+        """Until the notifier has read the whole log and nothing waits to be sent."""
+        from django.db import connection
+
+        from notifications.models import DigestMail, Notification
+        from notifications.notifier import READER
+        from realtime.log_readers import reader_lag
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if (reader_lag(READER) == 0 and not Notification.objects.filter(state="pending").exists()
+                        and not DigestMail.objects.filter(state="pending").exists()):
+                    return
+            except Exception:  # noqa: BLE001 - the database may be restarting
+                connection.close()
+            time.sleep(0.2)
+
+    def tally(self, name: str, *, after: int) -> NotifyTally:
+        from markets.geo import distance_km
+        from notifications.models import DigestMail, Notification, PushSubscription
+        from realtime.selectors import log_bounds, log_events
+
+        from accounts.models import User
+
+        tally = NotifyTally(name)
+        shoppers = list(User.objects.filter(username__startswith="notified-").values_list("id", "home_lat", "home_lng", "radius_km"))
+        events = [e for e in log_events(after=after, through=log_bounds().head, limit=10**6) if e.type == "discount.published"]
+        expected = set()
+        for event in events:
+            lat, lng, _category = event.footprints[-1]
+            for user_id, home_lat, home_lng, radius in shoppers:
+                if distance_km(home_lat, home_lng, lat, lng) <= float(radius):
+                    expected.add((event.event_id, user_id))
+        decided_rows = Notification.objects.filter(position__gt=after)
+        decided = {(str(e), u) for e, u in decided_rows.filter(reason="new").values_list("event_id", "user_id")}
+        tally.published, tally.expected, tally.decided = len(events), len(expected), decided_rows.count()
+        received = Counter((r.browser, r.message["id"]) for r in self.push.received)
+        endpoints = dict(PushSubscription.objects.values_list("endpoint", "user_id"))
+        browsers_of: dict[int, list[str]] = {}
+        for endpoint, user_id in endpoints.items():
+            browsers_of.setdefault(user_id, []).append(endpoint.rsplit("/", 1)[-1])
+        missing_pushes = sum(
+            1 for key, user_id in decided_rows.values_list("key", "user_id")
+            for browser in browsers_of.get(user_id, []) if received[(browser, str(key))] == 0
+        )
+        tally.pushes = sum(received.values())
+        tally.lost = len(expected - decided) + missing_pushes
+        tally.duplicated = sum(count - 1 for count in received.values() if count > 1)
+        tally.dead = Notification.objects.filter(state="dead").count()
+        sent_digests = DigestMail.objects.filter(state="sent").count()
+        mails = Counter(str(m["To"]) for m in self.mailbox.messages)
+        tally.digests = sum(mails.values())
+        tally.digests_duplicated = sum(count - 1 for count in mails.values() if count > 1)
+        tally.digests_lost = DigestMail.objects.exclude(state__in=["sent", "empty"]).count() + max(0, sent_digests - len(mails))
+        return tally
+
+    def stop(self) -> None:
+        self.push.stop()
+        self.mailbox.stop()
