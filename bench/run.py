@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from bench.measure import (  # noqa: E402
     Sampler, StaffWriter, cpu_by_program, cpu_split, measure_commits, measure_relay, percentile, relay_lags_ms, scrape, staff_token, storm_loss,
 )
+from bench.notify import measure_notifier  # noqa: E402
 from harness.cluster import LocalCluster  # noqa: E402
 from harness.verify import wait_drained  # noqa: E402
 
@@ -64,7 +65,7 @@ def make_shoppers(count: int, seed: int) -> list[dict]:
         "_auth_user_id": str(u.pk), "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
         "_auth_user_hash": u.get_session_auth_hash()})) for u in users]
     Session.objects.bulk_create(sessions, batch_size=2000)
-    return [{"session": s.session_key, "lat": u.home_lat, "lng": u.home_lng, "radius_km": SHOPPER_RADIUS_KM}
+    return [{"session": s.session_key, "user_id": u.pk, "lat": u.home_lat, "lng": u.home_lng, "radius_km": SHOPPER_RADIUS_KM}
             for s, u in zip(sessions, users)]
 
 
@@ -252,6 +253,15 @@ def run(args) -> dict:
                 "bytes_per_s": round(result["bytes"] / elapsed), "not_modified": result["not_modified"],
                 "staleness_ms": {"p50": percentile(stale, 50), "p99": percentile(stale, 99)}, "samples": len(stale),
             }
+        say(f"notifier: {args.opted_in} opted-in shoppers, {args.reference_rate} changes/s for {args.phase_s:.0f}s, pushes to a local push service")
+        notifier = measure_notifier(
+            stack, [s["user_id"] for s in shoppers[: args.opted_in]],
+            drive=lambda: drive(args.reference_rate, args.phase_s, random.Random(11)),
+            drive_backlog=lambda: drive(args.reference_rate * 5, args.phase_s, random.Random(12)),
+        )
+        say(f"  {notifier['notifications']} notifications, {notifier['notifications_per_s']}/s, commit to push sent "
+            f"p50 {notifier['commit_to_push_sent_ms']['p50']} ms p99 {notifier['commit_to_push_sent_ms']['p99']} ms; "
+            f"a backlog of {notifier['backlog']['notifications']} sent at {notifier['backlog']['notifications_per_s']}/s")
         say("outbox relay alone, and commits through the signal and outbox")
         commits_per_s, commit_lags = measure_commits(args.commit_s)
         relay_per_s = measure_relay(stack, args.relay_events)
@@ -287,6 +297,7 @@ def run(args) -> dict:
             "polling": polling["poll"],
             "changes_feed_polling": polling["changes"],
             "repaired_from_log": repaired,
+            "notifier": notifier,
             "phases": phases,
         }
     finally:
@@ -375,6 +386,10 @@ def print_summary(result: dict) -> None:
             **result["reconnect_storm"])),
         ("polling: requests/s, bytes/s", f"{poll['requests_per_s']}, {poll['bytes_per_s']} ({poll['clients']} clients)"),
         ("polling staleness p50 / p99 (ms)", "{p50} / {p99}".format(**poll["staleness_ms"])),
+        ("notifier: notifications/s (opted in)", "{notifications_per_s} ({opted_in})".format(**result["notifier"])),
+        ("notifier: commit to push sent p50 / p99 (ms)", "{p50} / {p99}".format(**result["notifier"]["commit_to_push_sent_ms"])),
+        ("notifier: catching up, notifications/s", "{notifications_per_s} ({notifications} in {caught_up_s} s)".format(
+            **result["notifier"]["backlog"])),
     ]
     print()
     for name, value in rows:
@@ -400,6 +415,7 @@ def main() -> int:
     args.reference_rate = 10
     args.phase_s = 8.0 if args.quick else 20.0
     args.pollers = 100 if args.quick else 500
+    args.opted_in = 1000 if args.quick else 5000
     args.commit_s = 3.0 if args.quick else 8.0
     args.relay_events = 2000 if args.quick else 20000
     server = "" if args.server == "daphne" else f"-{args.server}"

@@ -1,0 +1,94 @@
+"""The notifier at the reference load: opted-in shoppers spread over the city, each with a browser at
+a push service run by the benchmark (which decrypts every message, as a browser would), deal changes
+at the reference rate; notifications sent per second and commit-to-push-sent latency."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from bench.measure import percentile
+from harness.push_service import PushService
+
+
+def opt_in(push: PushService, user_ids: list[int]) -> None:
+    """A browser subscription per shopper; no hourly cap, so each decision is a push of its own."""
+    from notifications.models import NotificationPreferences, PushSubscription
+
+    subscriptions, preferences = [], []
+    for user_id in user_ids:
+        browser = push.browser(str(user_id))
+        subscriptions.append(PushSubscription(user_id=user_id, endpoint=browser.endpoint, **browser.keys))
+        preferences.append(NotificationPreferences(user_id=user_id, max_per_hour=30000))
+    PushSubscription.objects.bulk_create(subscriptions, batch_size=2000)
+    NotificationPreferences.objects.bulk_create(preferences, batch_size=2000)
+
+
+def start_from_now() -> None:
+    """The notifier starts at the log's head: the earlier phases' events are not its to send."""
+    from notifications.notifier import READER
+    from realtime.models import LogConsumer
+    from realtime.selectors import log_bounds
+
+    bounds = log_bounds()
+    LogConsumer.objects.update_or_create(name=READER, defaults={"position": bounds.head, "epoch": bounds.epoch})
+
+
+def _wait_caught_up(timeout: float) -> float:
+    """Seconds until the notifier has read the log and sent everything due."""
+    from notifications.models import Notification
+    from notifications.notifier import READER
+    from realtime.log_readers import reader_lag
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if reader_lag(READER) == 0 and not Notification.objects.filter(state="pending").exists():
+            break
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
+def measure_notifier(
+    stack, user_ids: list[int], *, drive: Callable[[], int], drive_backlog: Callable[[], int], timeout: float = 300
+) -> dict:
+    from django.db.models import Max, Min
+
+    from notifications.models import Notification
+    from notifications.notifier import READER
+    from realtime.log_readers import reader_lag
+
+    push = PushService()
+    try:
+        opt_in(push, user_ids)
+        start_from_now()
+        stack.start_notifier()
+        time.sleep(3)  # the worker's start-up is not the notifier's time (nor below, where it counts: a restart)
+        started = time.time()
+        changes = drive()
+        driven_s = time.time() - started
+        _wait_caught_up(timeout)
+        rows = Notification.objects.filter(state__in=["sent", "grouped"])
+        span = rows.aggregate(first=Min("committed_at"), last=Max("sent_at"))
+        lat = [(sent - committed).total_seconds() * 1000 for committed, sent in rows.values_list("committed_at", "sent_at")]
+        sent = len(lat)
+        busy_s = (span["last"] - span["first"]).total_seconds() if sent else 0.0
+        # Catching up: the notifier down while deals keep coming, then the time it takes to send the backlog.
+        stack.kill(stack.notifier)
+        before = Notification.objects.count()
+        backlog_changes = drive_backlog()
+        backlog_events = reader_lag(READER)
+        stack.start_notifier()
+        catch_up_s = _wait_caught_up(timeout)
+        backlog = Notification.objects.count() - before
+        return {
+            "backlog": {"changes": backlog_changes, "events": backlog_events, "notifications": backlog,
+                        "caught_up_s": round(catch_up_s, 1), "notifications_per_s": round(backlog / catch_up_s, 1)},
+            "opted_in": len(user_ids), "changes": changes, "driven_s": round(driven_s, 1), "notifications": sent,
+            "pushes_received": len(push.received), "rejected": len(push.rejected),
+            "notifications_per_s": round(sent / busy_s, 1) if busy_s else None,
+            "drained_after_last_change_s": round(busy_s - driven_s, 1) if sent else None,
+            "commit_to_push_sent_ms": {"p50": percentile(lat, 50), "p99": percentile(lat, 99)},
+            "left_pending": Notification.objects.filter(state="pending").count(),
+        }
+    finally:
+        push.stop()
