@@ -38,6 +38,16 @@ def table(result: dict) -> str:
         ("3 s polling staleness p50 / p99 (ms)", f"{fmt(stale)} / {fmt(poll['staleness_ms']['p99'])}", "", ""),
         ("sockets fresher than 3 s polling (staleness p50 / latency p50)", f"{fmt(fresher)}×", "≥ 60×", "≥ 100×"),
     ]
+    notifier = result.get("notifier")
+    if notifier:
+        sent, backlog = notifier["commit_to_push_sent_ms"], notifier["backlog"]
+        rows += [
+            (f"notifier: notifications/s at the reference rate ({notifier['opted_in']} opted in)",
+             fmt(notifier["notifications_per_s"]), "", ""),
+            ("notifier: commit to push sent p50 / p99 (ms)", f"{fmt(sent['p50'])} / {fmt(sent['p99'])}", "", ""),
+            ("notifier: catching up a backlog, notifications/s (incl. worker start)",
+             f"{fmt(backlog['notifications_per_s'])} ({backlog['notifications']} in {fmt(backlog['caught_up_s'])} s)", "", ""),
+        ]
     lines = ["| figure | measured | must | stretch |", "| --- | --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines.append("")
