@@ -89,6 +89,10 @@ def test_a_watched_product_at_its_price_is_told_whatever_the_category():
     read_log()
     assert told("watch") == [("watcher", dear.pk)]
     assert "you wanted 1.50 or less" in Notification.objects.get().payload["title"]
+    # a watch alert fires once per deal: a further cut is not a second one
+    services.discount_update(discount=dear, price=Decimal("1.40"))
+    read_log()
+    assert told() == [("watcher", dear.pk)]
 
 
 def test_withdrawals_tell_no_one():
@@ -111,3 +115,16 @@ def test_a_poison_event_is_set_aside_and_the_next_one_is_still_told():
     assert NotifierDeadEvent.objects.count() == 1
     assert told() == [("near", second.pk)]
     assert LogConsumer.objects.get(name=notifier.READER).position == 2
+
+
+def test_metrics_show_the_notifiers_lag_and_what_became_of_its_notifications(client):
+    opted_in(username="near")
+    create_deal()
+    relay.sequence_batch()
+    before = client.get("/metrics").content.decode()
+    assert "dealcast_notifier_lag_events 1.0" in before  # positive control: read nothing yet
+    notifier.notify_until_caught_up()
+    after = client.get("/metrics").content.decode()
+    assert "dealcast_notifier_lag_events 0.0" in after
+    assert 'dealcast_notifications{state="pending"} 1.0' in after
+    assert "dealcast_notifier_dead_events 0.0" in after
