@@ -304,7 +304,7 @@ CELERY_BEAT_SCHEDULE = {
     # The notifier reads the log on its own queue and at its own pace (notifications.notifier).
     # Wake-ups expire: a notifier that was down reads the log once when back, not once per missed tick.
     "notify": {
-        "task": "notifications.tasks.notify", "schedule": env_float("NOTIFY_SWEEP_SECONDS", 0.5), "options": {"expires": 10},
+        "task": "notifications.tasks.notify", "schedule": env_float("NOTIFY_SWEEP_SECONDS", 0.25), "options": {"expires": 10},
     },
     "digests": {
         "task": "notifications.tasks.send_digests", "schedule": env_float("DIGEST_SWEEP_SECONDS", 300.0),

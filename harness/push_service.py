@@ -91,6 +91,9 @@ class PushService:
         service = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as real push services offer: a sender pays a TCP connection per browser host, not per message.
+            protocol_version = "HTTP/1.1"
+
             def log_message(self, *args):
                 pass
 

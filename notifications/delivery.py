@@ -7,27 +7,34 @@ the lease. Per shopper: nothing during their quiet hours (the rows wait for its 
 one grouped push. A push service answering 404/410 loses that subscription; other failures retry
 with exponential backoff and become dead letters after ``NOTIFY_MAX_ATTEMPTS``, retryable in admin.
 A subscription that already accepted a row is skipped on the retry (``sent_to``).
+
+A batch reads what it needs for all its shoppers at once, sends over HTTP from a few threads (the
+push service's answer is most of a push's time) and writes every row's outcome in one round trip:
+profiled at 99 pushes/s when each row cost its own reads and a ``bulk_update`` (docs/events.md).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Min
+from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications.models import Notification, NotificationPreferences, PushSubscription
-from notifications.webpush import send_push
+from notifications.webpush import PushOutcome, send_push
 
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
 CLAIM_LIMIT = 200
 HOUR = timedelta(hours=1)
+SEND_THREADS = 8
 DEFAULT_PREFERENCES = NotificationPreferences()
 
 
@@ -45,15 +52,6 @@ def _quiet_end(prefs: NotificationPreferences, now: datetime) -> datetime | None
     return ends if ends > local else ends + timedelta(days=1)
 
 
-def _pushes_last_hour(user_id: int, now: datetime) -> tuple[int, datetime | None]:
-    """Pushes sent to the shopper in the last hour (a grouped push once) and the first one's time."""
-    sent = Notification.objects.filter(
-        user_id=user_id, sent_at__gte=now - HOUR, state__in=[Notification.State.SENT, Notification.State.GROUPED]
-    )
-    times = set(sent.values_list("sent_at", flat=True))
-    return len(times), (min(times) if times else None)
-
-
 def _grouped_payload(rows: list[Notification]) -> dict:
     titles = [row.payload["title"] for row in rows]
     return {
@@ -63,66 +61,97 @@ def _grouped_payload(rows: list[Notification]) -> dict:
     }
 
 
-def _retry_or_bury(rows: list[Notification], error: str, now: datetime) -> None:
-    for row in rows:
-        row.attempts += 1
-        row.last_error = error
-        if row.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
-            row.state = Notification.State.DEAD
-        else:
-            row.due_at = now + timedelta(seconds=settings.NOTIFY_BACKOFF_SECONDS * 2 ** (row.attempts - 1))
+@dataclass
+class Push:
+    """One message (one row, or several grouped) for the browsers of one shopper that lack it."""
+
+    rows: list[Notification]
+    payload: dict
+    subscriptions: list[PushSubscription]
+    grouped: bool
+    outcomes: dict[int, PushOutcome] = field(default_factory=dict)
+
+    def send(self) -> Push:
+        accepted = set.intersection(*(set(row.sent_to) for row in self.rows))
+        message = {**self.payload, "tag": str(self.rows[0].key), "id": str(self.rows[0].key)}
+        for sub in self.subscriptions:
+            if sub.pk not in accepted:
+                self.outcomes[sub.pk] = send_push(endpoint=sub.endpoint, p256dh=sub.p256dh, auth=sub.auth, payload=message)
+        return self
+
+    def settle(self, now: datetime) -> None:
+        """Record on the rows what the push services said."""
+        accepted = set.intersection(*(set(row.sent_to) for row in self.rows))
+        accepted |= {pk for pk, outcome in self.outcomes.items() if outcome.ok}
+        errors = [outcome.error for outcome in self.outcomes.values() if not outcome.ok and not outcome.gone]
+        for row in self.rows:
+            row.sent_to = sorted(accepted)
+            if errors:
+                row.attempts += 1
+                row.last_error = errors[0]
+                if row.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
+                    row.state = Notification.State.DEAD
+                else:
+                    row.due_at = now + timedelta(seconds=settings.NOTIFY_BACKOFF_SECONDS * 2 ** (row.attempts - 1))
+            elif not accepted:
+                row.state = Notification.State.GONE
+            else:
+                row.state = Notification.State.GROUPED if self.grouped else Notification.State.SENT
+                row.sent_at = now
 
 
-def _send(rows: list[Notification], payload: dict, subscriptions: list[PushSubscription], *, grouped: bool) -> None:
-    now = timezone.now()
-    accepted = set.intersection(*(set(row.sent_to) for row in rows))
-    live = [sub for sub in subscriptions if sub.pk not in accepted]
-    message = {**payload, "tag": str(rows[0].key), "id": str(rows[0].key)}
-    errors = []
-    for sub in live:
-        outcome = send_push(endpoint=sub.endpoint, p256dh=sub.p256dh, auth=sub.auth, payload=message)
-        if outcome.ok:
-            accepted.add(sub.pk)
-        elif outcome.gone:
-            sub.delete()
-            subscriptions.remove(sub)
-        else:
-            errors.append(outcome.error)
-    for row in rows:
-        row.sent_to = sorted(accepted)
-    if errors:
-        _retry_or_bury(rows, errors[0], now)
-    elif not accepted:
-        for row in rows:
-            row.state = Notification.State.GONE
-    else:
-        for row in rows:
-            row.state = Notification.State.GROUPED if grouped else Notification.State.SENT
-            row.sent_at = now
-    Notification.objects.bulk_update(rows, ["sent_to", "state", "sent_at", "attempts", "due_at", "last_error"])
+class Batch:
+    """What a claimed batch needs to know about its shoppers, read in three queries."""
+
+    def __init__(self, user_ids: list[int], now: datetime) -> None:
+        self.preferences = {p.user_id: p for p in NotificationPreferences.objects.filter(user_id__in=user_ids)}
+        self.subscriptions: dict[int, list[PushSubscription]] = defaultdict(list)
+        for sub in PushSubscription.objects.filter(user_id__in=user_ids).order_by("pk"):
+            self.subscriptions[sub.user_id].append(sub)
+        # Each sent row was a push; a grouped push marks all its rows with one ``sent_at`` (a batch
+        # sends a shopper at most one), so it counts once.
+        self.pushed: dict[int, list[datetime]] = defaultdict(list)
+        grouped: set[tuple[int, datetime]] = set()
+        recent = Notification.objects.filter(
+            user_id__in=user_ids, sent_at__gte=now - HOUR, state__in=[Notification.State.SENT, Notification.State.GROUPED]
+        ).values_list("user_id", "sent_at", "state")
+        for user_id, sent_at, state in recent:
+            if state == Notification.State.SENT:
+                self.pushed[user_id].append(sent_at)
+            else:
+                grouped.add((user_id, sent_at))
+        for user_id, sent_at in grouped:
+            self.pushed[user_id].append(sent_at)
+
+    def plan(self, user_id: int, rows: list[Notification], now: datetime) -> tuple[list[Push], datetime | None]:
+        """The pushes to send this shopper now, or the time their rows must wait until."""
+        prefs = self.preferences.get(user_id, DEFAULT_PREFERENCES)
+        quiet_end = _quiet_end(prefs, now)
+        if quiet_end is not None:
+            return [], quiet_end
+        pushed = self.pushed[user_id]
+        room = prefs.max_per_hour - len(pushed)
+        if room <= 0:
+            return [], min(pushed) + HOUR
+        subscriptions = self.subscriptions[user_id]
+        singles, rest = (rows, []) if len(rows) <= room else (rows[: room - 1], rows[room - 1:])
+        pushes = [Push([row], row.payload, subscriptions, grouped=False) for row in singles]
+        if rest:
+            pushes.append(Push(rest, _grouped_payload(rest), subscriptions, grouped=True))
+        return pushes, None
 
 
-def _postpone(rows: list[Notification], until: datetime) -> None:
-    Notification.objects.filter(pk__in=[row.pk for row in rows]).update(due_at=until)
+_UPDATE_ROW = (
+    "UPDATE notifications_notification SET state = %s, sent_to = %s, sent_at = %s, attempts = %s,"
+    " due_at = %s, last_error = %s WHERE id = %s"
+)
 
 
-def _deliver_to(user_id: int, rows: list[Notification], now: datetime) -> None:
-    prefs = NotificationPreferences.objects.filter(user_id=user_id).first() or DEFAULT_PREFERENCES
-    quiet_end = _quiet_end(prefs, now)
-    if quiet_end is not None:
-        _postpone(rows, quiet_end)
-        return
-    pushes, first = _pushes_last_hour(user_id, now)
-    room = prefs.max_per_hour - pushes
-    if room <= 0:
-        _postpone(rows, first + HOUR)
-        return
-    subscriptions = list(PushSubscription.objects.filter(user_id=user_id))
-    singles, rest = (rows, []) if len(rows) <= room else (rows[: room - 1], rows[room - 1:])
-    for row in singles:
-        _send([row], row.payload, subscriptions, grouped=False)
-    if rest:
-        _send(rest, _grouped_payload(rest), subscriptions, grouped=True)
+def _write_outcomes(rows: list[Notification]) -> None:
+    with connection.cursor() as cursor:
+        cursor.executemany(_UPDATE_ROW, [
+            (r.state, json.dumps(r.sent_to), r.sent_at, r.attempts, r.due_at, r.last_error, r.pk) for r in rows
+        ])
 
 
 def deliver_due(*, limit: int = CLAIM_LIMIT) -> int:
@@ -134,15 +163,29 @@ def deliver_due(*, limit: int = CLAIM_LIMIT) -> int:
             .filter(state=Notification.State.PENDING, due_at__lte=now).order_by("due_at", "id")[:limit]
         )
         Notification.objects.filter(pk__in=[row.pk for row in rows]).update(due_at=now + LEASE)
+    if not rows:
+        return 0
     by_user: dict[int, list[Notification]] = defaultdict(list)
     for row in rows:
         by_user[row.user_id].append(row)
+    batch = Batch(list(by_user), now)
+    pushes: list[Push] = []
+    waits: dict[datetime, list[int]] = defaultdict(list)
     for user_id, theirs in by_user.items():
-        try:
-            _deliver_to(user_id, theirs, now)
-        except Exception:
-            # One shopper's failure (a bad subscription row) must not hold up everyone else's.
-            logger.exception("delivering notifications to user %s failed; their rows retry after the lease", user_id)
+        planned, wait_until = batch.plan(user_id, theirs, now)
+        pushes += planned
+        if wait_until is not None:
+            waits[wait_until] += [row.pk for row in theirs]
+    for until, ids in waits.items():
+        Notification.objects.filter(pk__in=ids).update(due_at=until)
+    with ThreadPoolExecutor(max_workers=SEND_THREADS) as pool:
+        sent = list(pool.map(Push.send, pushes))
+    done = timezone.now()
+    gone = {pk for push in sent for pk, outcome in push.outcomes.items() if outcome.gone}
+    PushSubscription.objects.filter(pk__in=gone).delete()
+    for push in sent:
+        push.settle(done)
+    _write_outcomes([row for push in sent for row in push.rows])
     return len(rows)
 
 
@@ -151,10 +194,4 @@ def retry_dead(*, rows) -> int:
     return rows.filter(state=Notification.State.DEAD).update(
         state=Notification.State.PENDING, attempts=0, due_at=timezone.now(), last_error=""
     )
-
-
-def oldest_pending_age(now: datetime | None = None) -> float:
-    oldest = Notification.objects.filter(state=Notification.State.PENDING).aggregate(oldest=Min("created_at"))["oldest"]
-    return ((now or timezone.now()) - oldest).total_seconds() if oldest else 0.0
-
 
