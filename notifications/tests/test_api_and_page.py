@@ -84,3 +84,22 @@ def test_the_service_worker_is_served_from_the_root(client):
     response = client.get("/sw.js")
     assert response.status_code == 200 and response["Content-Type"] == "text/javascript"
     assert b'addEventListener("push"' in response.content
+
+
+def test_an_operator_retries_dead_notifications_from_admin(admin_client):
+    from django.utils import timezone
+
+    from notifications.models import Notification
+
+    shopper = ShopperFactory()
+    common = {"position": 1, "user": shopper, "payload": {"title": "t"}, "committed_at": timezone.now()}
+    dead = Notification.objects.create(event_id="00000000-0000-0000-0000-000000000001", deal_id=1, reason="new",
+                                       state="dead", attempts=6, last_error="push service answered 503", **common)
+    sent = Notification.objects.create(event_id="00000000-0000-0000-0000-000000000002", deal_id=2, reason="new",
+                                       state="sent", **common)
+    listing = admin_client.get("/admin/notifications/notification/?state__exact=dead")
+    assert listing.status_code == 200 and b"push service answered 503" in listing.content
+    admin_client.post("/admin/notifications/notification/", {"action": "retry_dead_letters", "_selected_action": [dead.pk, sent.pk]})
+    dead.refresh_from_db(), sent.refresh_from_db()
+    assert (dead.state, dead.attempts, dead.last_error) == ("pending", 0, "")
+    assert sent.state == "sent"  # only dead letters go back in line
