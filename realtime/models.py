@@ -50,6 +50,8 @@ class OutboxEvent(models.Model):
                 name="outbox_pending_due",
                 condition=models.Q(state="pending"),
             ),
+            # The relay takes pending rows in id order, a batch at a time (realtime.relay.sequence_batch).
+            models.Index(fields=["id"], name="outbox_pending_id", condition=models.Q(state="pending")),
             models.Index(
                 fields=["sequenced_at"],
                 name="outbox_sequenced",

