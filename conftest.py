@@ -111,6 +111,16 @@ def webs_follow_this_tests_log(request):
 
     assert wait_for(lambda: all(following(port) for port, _ in stack.webs))
     yield
+    # After the test its tables are truncated, one lock at a time. A worker's transaction reading
+    # several of them meanwhile can deadlock with that (seen with the notifier reading the test's last
+    # events): let the relay and the notifier finish with the test's events first. Idle, they read
+    # one table per statement.
+    from harness.verify import wait_drained
+    from notifications.notifier import READER
+    from realtime.log_readers import reader_caught_up
+
+    wait_drained(timeout=10)
+    wait_for(lambda: reader_caught_up(READER), timeout=10)
 
 
 @pytest.fixture

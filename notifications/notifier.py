@@ -16,7 +16,7 @@ from django.db import transaction
 
 from notifications.matching import UnplannableEvent, plan
 from notifications.models import Notification, NotifierDeadEvent
-from realtime.log_readers import advance_reader, claim_reader, unread_events
+from realtime.log_readers import advance_reader, claim_reader, reader_caught_up, unread_events
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ def _new_only(planned: list[Notification]) -> list[Notification]:
 def notify_batch(*, limit: int | None = None) -> int:
     """Handle the next batch of events after the notifier's offset; returns how many it read."""
     limit = limit or settings.NOTIFY_BATCH_SIZE
+    if reader_caught_up(READER):
+        return 0
     with transaction.atomic():
         reader = claim_reader(READER)
         if reader is None:
