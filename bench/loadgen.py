@@ -45,6 +45,8 @@ class Recorder:
         self.errors = 0
         self.duplicates = 0
         self.received: dict[str, list[str]] = {}
+        # Snapshots after the first (a resume answered with one, or a resync): session -> their cursors.
+        self.snapshots: dict[str, list[str]] = {}
 
 
 class SocketShopper:
@@ -56,6 +58,7 @@ class SocketShopper:
         self.ws = None
         self.seen: dict[str, int] = {}
         self.received_ids: list[str] = []
+        self.snapshot_cursors: list[str] = []
 
     async def open(self, *, resume: bool) -> None:
         url = self.url
@@ -75,6 +78,7 @@ class SocketShopper:
         if frame.get("type") != "event":
             if frame.get("type") == "snapshot":
                 self.cursor = frame["cursor"]
+                self.snapshot_cursors.append(frame["cursor"])
             return
         self.cursor = frame["cursor"]
         event = frame["event"]
@@ -142,6 +146,7 @@ async def run_sockets(args, shoppers: list[dict], rec: Recorder, stop: asyncio.E
         task.cancel()
     await asyncio.gather(*readers.values(), return_exceptions=True)
     rec.received = {c.shopper["session"]: c.received_ids for c in clients if c.received_ids}
+    rec.snapshots = {c.shopper["session"]: c.snapshot_cursors for c in clients if c.snapshot_cursors}
 
 
 async def poll_client(base: str, path: str, session: str, interval: float, rec: Recorder, stop: asyncio.Event,
@@ -209,6 +214,7 @@ async def main_async(args) -> None:
         "latencies_ms": rec.latencies_ms, "frames": rec.frames, "bytes": rec.bytes, "requests": rec.requests,
         "not_modified": rec.not_modified, "errors": rec.errors, "duplicates": rec.duplicates,
         "received": rec.received,
+        "snapshots": rec.snapshots,
     }))
 
 

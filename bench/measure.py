@@ -115,31 +115,41 @@ def staff_token() -> tuple[str, int, str]:
     return token.key, market.pk, Category.objects.order_by("pk").first().slug
 
 
-def storm_loss(shoppers: list[dict], received: dict[str, list[str]], since: float, until: float) -> dict:
+def storm_loss(
+    shoppers: list[dict], received: dict[str, list[str]], snapshots: dict[str, list[str]], since: float, until: float
+) -> dict:
     """Events each shopper should have had from the storm's start, against all it received.
 
     Expected: every event sequenced in the window whose footprints are in the shopper's area (the
-    server's own rule, ``Subscription.match``).
+    server's own rule, ``Subscription.match``). An event a shopper did not get as a frame but that a
+    later snapshot of its area already reflects (a snapshot's cursor at or past the event's position)
+    is counted as resynced, not lost: the shopper's page shows it.
     """
     from datetime import datetime, timezone
 
+    from realtime.cursor import Cursor
     from realtime.models import OutboxEvent
     from realtime.subscriptions import Subscription
 
     window = OutboxEvent.objects.filter(
         created_at__gte=datetime.fromtimestamp(since, timezone.utc),
         created_at__lte=datetime.fromtimestamp(until, timezone.utc), position__isnull=False,
-    ).values_list("event_id", "footprints")
-    events = [(str(event_id), footprints) for event_id, footprints in window]
-    expected = lost = 0
+    ).values_list("event_id", "footprints", "position")
+    events = [(str(event_id), footprints, position) for event_id, footprints, position in window]
+    expected = lost = resynced = 0
     for shopper in shoppers:
         sub = Subscription.build(lat=shopper["lat"], lng=shopper["lng"], radius_km=shopper["radius_km"])
         got = set(received.get(shopper["session"], ()))
-        for event_id, footprints in events:
+        covered = max((Cursor.decode(c).base for c in snapshots.get(shopper["session"], ())), default=0)
+        for event_id, footprints, position in events:
             if sub.match(footprints) is not None:
                 expected += 1
-                lost += event_id not in got
-    return {"events": len(events), "expected_deliveries": expected, "lost": lost}
+                if event_id not in got:
+                    if position <= covered:
+                        resynced += 1
+                    else:
+                        lost += 1
+    return {"events": len(events), "expected_deliveries": expected, "lost": lost, "resynced": resynced}
 
 
 def measure_commits(seconds: float) -> tuple[float, list[float]]:

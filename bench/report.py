@@ -32,7 +32,9 @@ def table(result: dict) -> str:
         ("outbox relay (events/s)", fmt(result["relay_events_per_s"]), "10,000", "30,000"),
         ("relay lag p50 / p99 (ms)", f"{fmt(lag['p50'])} / {fmt(lag['p99'])}", "", ""),
         ("reconnect storm: all back (s); lost; duplicated",
-         f"{fmt(storm['storm_s'])}; {storm['lost']} of {storm['expected_deliveries']}; {storm['duplicates']}", "≤ 30; 0; 0", "≤ 10"),
+         f"{fmt(storm['storm_s'])}; {storm['lost']} of {storm['expected_deliveries']}"
+         + (f" ({storm['resynced']} more shown by a snapshot)" if storm.get("resynced") else "")
+         + f"; {storm['duplicates']}", "≤ 30; 0; 0", "≤ 10"),
         ("staff writes over HTTP: failed / over 1 s / total",
          f"{staff['failed']} / {staff['over_1s']} / {staff['requests']}", "0 / 0", "0 / 0"),
         ("3 s polling staleness p50 / p99 (ms)", f"{fmt(stale)} / {fmt(poll['staleness_ms']['p99'])}", "", ""),

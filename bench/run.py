@@ -209,12 +209,13 @@ def run(args) -> dict:
         staff.join()
         results = [finish_loadgen(proc, out) for proc, _, out in loadgens]
         received = {k: v for r in results for k, v in r["received"].items()}
+        snapshots = {k: v for r in results for k, v in r.get("snapshots", {}).items()}
         storm = {"reconnected": sum(s["reconnected"] for s in storms), "failed": sum(s["failed"] for s in storms),
                  "storm_s": round(max(s["storm_s"] for s in storms), 2),
-                 **storm_loss(shoppers, received, storm_from, storm_until),
+                 **storm_loss(shoppers, received, snapshots, storm_from, storm_until),
                  "duplicates": sum(r["duplicates"] for r in results)}
         say(f"  back in {storm['storm_s']} s, {storm['lost']} of {storm['expected_deliveries']} deliveries lost, "
-            f"{storm['duplicates']} duplicates")
+            f"{storm['resynced']} shown by a fresh snapshot instead, {storm['duplicates']} duplicates")
         repaired = sum(scrape(p, "dealcast_repaired_events_total") for p in ports)
         samples = [pair for r in results for pair in r["latencies_ms"]]
         for phase in phases:
