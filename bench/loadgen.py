@@ -47,6 +47,8 @@ class Recorder:
         self.received: dict[str, list[str]] = {}
         # Snapshots after the first (a resume answered with one, or a resync): session -> their cursors.
         self.snapshots: dict[str, list[str]] = {}
+        # Sockets the server closed while the shopper was reading, by close code (a page would reconnect).
+        self.closed_by_server: dict[str, int] = {}
 
 
 class SocketShopper:
@@ -91,10 +93,15 @@ class SocketShopper:
         self.received_ids.append(event["id"])
 
     async def read(self) -> None:
-        while True:
-            message = await self.ws.recv()
-            self.rec.bytes += len(message)
-            self.handle(orjson.loads(message), time.time())
+        try:
+            while True:
+                message = await self.ws.recv()
+                self.rec.bytes += len(message)
+                self.handle(orjson.loads(message), time.time())
+        except websockets.ConnectionClosed as closed:
+            code = str(closed.rcvd.code if closed.rcvd else "none")
+            self.rec.closed_by_server[code] = self.rec.closed_by_server.get(code, 0) + 1
+            raise
 
 
 async def run_sockets(args, shoppers: list[dict], rec: Recorder, stop: asyncio.Event) -> None:
@@ -215,6 +222,7 @@ async def main_async(args) -> None:
         "not_modified": rec.not_modified, "errors": rec.errors, "duplicates": rec.duplicates,
         "received": rec.received,
         "snapshots": rec.snapshots,
+        "closed_by_server": rec.closed_by_server,
     }))
 
 

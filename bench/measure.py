@@ -137,19 +137,29 @@ def storm_loss(
     ).values_list("event_id", "footprints", "position")
     events = [(str(event_id), footprints, position) for event_id, footprints, position in window]
     expected = lost = resynced = 0
+    # Who lost: a shopper that got nothing after its first loss had a socket that went away; one that
+    # got later events has a hole in the middle.
+    losing, holes = 0, 0
     for shopper in shoppers:
         sub = Subscription.build(lat=shopper["lat"], lng=shopper["lng"], radius_km=shopper["radius_km"])
         got = set(received.get(shopper["session"], ()))
         covered = max((Cursor.decode(c).base for c in snapshots.get(shopper["session"], ())), default=0)
+        first_lost, last_got = None, 0
         for event_id, footprints, position in events:
             if sub.match(footprints) is not None:
                 expected += 1
-                if event_id not in got:
-                    if position <= covered:
-                        resynced += 1
-                    else:
-                        lost += 1
-    return {"events": len(events), "expected_deliveries": expected, "lost": lost, "resynced": resynced}
+                if event_id in got:
+                    last_got = max(last_got, position)
+                elif position <= covered:
+                    resynced += 1
+                else:
+                    lost += 1
+                    first_lost = position if first_lost is None else min(first_lost, position)
+        if first_lost is not None:
+            losing += 1
+            holes += last_got > first_lost
+    return {"events": len(events), "expected_deliveries": expected, "lost": lost, "resynced": resynced,
+            "shoppers_losing": losing, "shoppers_with_a_hole": holes}
 
 
 def measure_commits(seconds: float) -> tuple[float, list[float]]:

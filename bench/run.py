@@ -213,7 +213,9 @@ def run(args) -> dict:
         storm = {"reconnected": sum(s["reconnected"] for s in storms), "failed": sum(s["failed"] for s in storms),
                  "storm_s": round(max(s["storm_s"] for s in storms), 2),
                  **storm_loss(shoppers, received, snapshots, storm_from, storm_until),
-                 "duplicates": sum(r["duplicates"] for r in results)}
+                 "duplicates": sum(r["duplicates"] for r in results),
+                 "closed_by_server": {code: sum(r.get("closed_by_server", {}).get(code, 0) for r in results)
+                                      for code in {c for r in results for c in r.get("closed_by_server", {})}}}
         say(f"  back in {storm['storm_s']} s, {storm['lost']} of {storm['expected_deliveries']} deliveries lost, "
             f"{storm['resynced']} shown by a fresh snapshot instead, {storm['duplicates']} duplicates")
         repaired = sum(scrape(p, "dealcast_repaired_events_total") for p in ports)
