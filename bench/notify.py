@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 
 from bench.measure import percentile
+from harness.notify_check import wait_notifier_settled
 from harness.push_service import PushService
 
 
@@ -34,20 +35,6 @@ def start_from_now() -> None:
     LogConsumer.objects.update_or_create(name=READER, defaults={"position": bounds.head, "epoch": bounds.epoch})
 
 
-def _wait_caught_up(timeout: float) -> float:
-    """Seconds until the notifier has read the log and sent everything due."""
-    from notifications.models import Notification
-    from notifications.notifier import READER
-    from realtime.log_readers import reader_lag
-
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if reader_lag(READER) == 0 and not Notification.objects.filter(state="pending").exists():
-            break
-        time.sleep(0.2)
-    return time.monotonic() - started
-
-
 def measure_notifier(
     stack, user_ids: list[int], *, drive: Callable[[], int], drive_backlog: Callable[[], int], timeout: float = 300
 ) -> dict:
@@ -66,7 +53,7 @@ def measure_notifier(
         started = time.time()
         changes = drive()
         driven_s = time.time() - started
-        _wait_caught_up(timeout)
+        wait_notifier_settled(timeout=timeout)
         rows = Notification.objects.filter(state__in=["sent", "grouped"])
         span = rows.aggregate(first=Min("committed_at"), last=Max("sent_at"))
         lat = [(sent - committed).total_seconds() * 1000 for committed, sent in rows.values_list("committed_at", "sent_at")]
@@ -78,7 +65,7 @@ def measure_notifier(
         backlog_changes = drive_backlog()
         backlog_events = reader_lag(READER)
         stack.start_notifier()
-        catch_up_s = _wait_caught_up(timeout)
+        catch_up_s = wait_notifier_settled(timeout=timeout)
         backlog = Notification.objects.count() - before
         return {
             "backlog": {"changes": backlog_changes, "events": backlog_events, "notifications": backlog,

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from harness.abuse import AbuseReport, GreedyAccount  # noqa: E402
 from harness.client import Area, LiveClient  # noqa: E402
 from harness.cluster import LocalCluster  # noqa: E402
-from harness.notify_check import NotifiedShoppers, NotifyTally  # noqa: E402
+from harness.notify_check import NotifiedShoppers, NotifyTally, wait_notifier_settled  # noqa: E402
 from harness.stack import Stack  # noqa: E402
 from harness.verify import Tally, tally_clients, wait_drained  # noqa: E402
 
@@ -187,7 +187,7 @@ class FaultRun:
     def notify_phase(self, name: str, inject: Callable[[], None]) -> NotifyTally:
         """The same drive with a fault of the notifier's parts; tallies pushes and digests instead."""
         start_position, *_ = self._drive_through(name, inject, staff_writes=False)
-        self.notified.wait_settled()
+        wait_notifier_settled()
         return self.notified.tally(name, after=start_position)
 
     def _drive_through(self, name: str, inject: Callable[[], None], *, staff_writes: bool):

@@ -40,6 +40,26 @@ class NotifyTally:
         return not (self.lost or self.duplicated or self.dead or self.digests_lost or self.digests_duplicated)
 
 
+def wait_notifier_settled(*, timeout: float = 120.0) -> float:
+    """Seconds until the notifier has read the whole log and no push or digest waits to be sent."""
+    from django.db import connection
+
+    from notifications.models import DigestMail, Notification
+    from notifications.notifier import READER
+    from realtime.log_readers import reader_lag
+
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        try:
+            if (reader_lag(READER) == 0 and not Notification.objects.filter(state="pending").exists()
+                    and not DigestMail.objects.filter(state="pending").exists()):
+                break
+        except Exception:  # noqa: BLE001 - the database may be restarting
+            connection.close()
+        time.sleep(0.2)
+    return time.monotonic() - started
+
+
 class NotifiedShoppers:
     """The harness's side of notifications: the push service, the mail server and the shoppers."""
 
@@ -81,24 +101,6 @@ class NotifiedShoppers:
         NotificationPreferences.objects.filter(user__username__startswith="notified-").update(
             digest="daily", last_digest_at=timezone.now() - timedelta(hours=1)
         )
-
-    def wait_settled(self, *, timeout: float = 120.0) -> None:
-        """Until the notifier has read the whole log and nothing waits to be sent."""
-        from django.db import connection
-
-        from notifications.models import DigestMail, Notification
-        from notifications.notifier import READER
-        from realtime.log_readers import reader_lag
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                if (reader_lag(READER) == 0 and not Notification.objects.filter(state="pending").exists()
-                        and not DigestMail.objects.filter(state="pending").exists()):
-                    return
-            except Exception:  # noqa: BLE001 - the database may be restarting
-                connection.close()
-            time.sleep(0.2)
 
     def tally(self, name: str, *, after: int) -> NotifyTally:
         from markets.geo import distance_km

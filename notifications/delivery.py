@@ -71,8 +71,13 @@ class Push:
     grouped: bool
     outcomes: dict[int, PushOutcome] = field(default_factory=dict)
 
+    @property
+    def accepted_before(self) -> set[int]:
+        """Browsers that accepted every row of this push on an earlier attempt."""
+        return set.intersection(*(set(row.sent_to) for row in self.rows))
+
     def send(self) -> Push:
-        accepted = set.intersection(*(set(row.sent_to) for row in self.rows))
+        accepted = self.accepted_before
         message = {**self.payload, "tag": str(self.rows[0].key), "id": str(self.rows[0].key)}
         for sub in self.subscriptions:
             if sub.pk not in accepted:
@@ -81,8 +86,7 @@ class Push:
 
     def settle(self, now: datetime) -> None:
         """Record on the rows what the push services said."""
-        accepted = set.intersection(*(set(row.sent_to) for row in self.rows))
-        accepted |= {pk for pk, outcome in self.outcomes.items() if outcome.ok}
+        accepted = self.accepted_before | {pk for pk, outcome in self.outcomes.items() if outcome.ok}
         errors = [outcome.error for outcome in self.outcomes.values() if not outcome.ok and not outcome.gone]
         for row in self.rows:
             row.sent_to = sorted(accepted)

@@ -43,7 +43,6 @@ class DealFacts:
     lat: float
     lng: float
     category_id: int
-    ends_at: str
 
 
 def deal_facts(event: LogEvent) -> DealFacts:
@@ -53,7 +52,7 @@ def deal_facts(event: LogEvent) -> DealFacts:
         return DealFacts(
             deal_id=int(data["id"]), product=str(data["product"]), price=Decimal(data["price"]), was=None,
             currency=str(data["currency"]), percent_off=float(data["percent_off"]), market=str(data["market"]["name"]),
-            lat=float(lat), lng=float(lng), category_id=int(category_id), ends_at=str(data["ends_at"]),
+            lat=float(lat), lng=float(lng), category_id=int(category_id),
         )
     except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
         raise UnplannableEvent(f"not a deal event: {exc!r}") from exc
@@ -109,12 +108,8 @@ def _watchers(facts: DealFacts, user_ids) -> dict[int, WatchedProduct]:
     return found
 
 
-def _money(value: Decimal, currency: str) -> str:
-    return f"{value} {currency}"
-
-
 def _payload(facts: DealFacts, reason: str, km: float, watch: WatchedProduct | None) -> dict:
-    price = _money(facts.price, facts.currency)
+    price = f"{facts.price} {facts.currency}"
     if reason == Notification.Reason.DROP:
         title = f"Price drop: {facts.product} {facts.was} → {price}"
     elif reason == Notification.Reason.WATCH:

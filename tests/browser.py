@@ -45,3 +45,10 @@ def fits_width(page, viewport: dict) -> bool:
 
 # What a shopper or staff member sees is checked on the phone and the laptop the issue names.
 both_viewports = pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+
+
+def screenshot(page, name: str, viewport: dict, *, full_page: bool = False) -> None:
+    """With ``DEALCAST_SCREENSHOTS=DIR``, save what the page shows as ``DIR/NAME-phone.png`` or ``-desktop``."""
+    shots = os.environ.get("DEALCAST_SCREENSHOTS")
+    if shots:
+        page.screenshot(path=f"{shots}/{name}-{'phone' if is_phone(viewport) else 'desktop'}.png", full_page=full_page)

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from discounts import services
 from discounts.demo import market_staff_group
-from tests.browser import both_viewports, is_phone, log_in
+from tests.browser import both_viewports, is_phone, log_in, screenshot
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -205,10 +205,9 @@ def test_the_first_deals_are_on_the_first_screen_with_tap_sized_controls(stack, 
     box = first.bounding_box()
     # the first deal starts on the first screen, not below the filters and the map
     assert box["y"] + 40 < viewport["height"], box
-    shots = os.environ.get("DEALCAST_SCREENSHOTS")
-    if shots:
+    if os.environ.get("DEALCAST_SCREENSHOTS"):
         settle_map(page)
-        page.screenshot(path=f"{shots}/live-{'phone' if is_phone(viewport) else 'desktop'}.png")
+    screenshot(page, "live", viewport)
     # no fallback offered while the saved location serves
     expect(page.get_by_role("button", name="Browse the whole city")).to_be_hidden()
     # and the list is part of the page's own scroll on a phone, not a box scrolling inside it

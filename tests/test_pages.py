@@ -4,7 +4,6 @@ dashboard. Served by the real stack; mail goes through a real SMTP server."""
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 from decimal import Decimal
@@ -16,7 +15,7 @@ from playwright.sync_api import expect
 
 from discounts.demo import market_staff_group
 from discounts.models import Discount
-from tests.browser import both_viewports, fits_width, is_phone, log_in
+from tests.browser import both_viewports, fits_width, is_phone, log_in, screenshot
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -55,9 +54,7 @@ def test_a_visitor_browses_the_citys_deals_on_a_map_and_is_invited_to_sign_up(st
     expect(page.locator(".leaflet-marker-icon")).to_have_count(2)
     expect(page.locator(".leaflet-marker-icon[title='North market (2 deals)']")).to_have_count(1)
     expect(page.locator(".pin-label", has_text="2 · from 1.00 EUR")).to_have_count(1)
-    shots = os.environ.get("DEALCAST_SCREENSHOTS")
-    if shots:
-        page.screenshot(path=f"{shots}/city-{'phone' if is_phone(viewport) else 'desktop'}.png", full_page=True)
+    screenshot(page, "city", viewport, full_page=True)
     # choosing a pin marks that market's deals in the table (and only those)
     page.locator(".leaflet-marker-icon[title^='East market']").click()
     expect(page.locator(f'tr[data-deal-id="{butter.pk}"]')).to_have_class("selected")
@@ -170,9 +167,7 @@ def test_the_dashboard_ranks_the_market_among_the_markets_that_sell_it(stack, ne
     expect(comparison).to_contain_text("Your price ranks #2 of 3 markets, by each market's cheapest offer")
     expect(comparison.locator("li")).to_have_count(3)
     expect(comparison.locator("li").first).to_contain_text("Second")
-    shots = os.environ.get("DEALCAST_SCREENSHOTS")
-    if shots:
-        page.screenshot(path=f"{shots}/staff-{'phone' if is_phone(viewport) else 'desktop'}.png", full_page=True)
+    screenshot(page, "staff", viewport, full_page=True)
     assert fits_width(page, viewport)
     if is_phone(viewport):
         expect(page.locator("#published-chart")).to_be_visible()
