@@ -4,7 +4,8 @@ Socket mode connects every session (bounded concurrency), writes ``{"connected":
 to the ready file, then records each event frame's latency (receipt time minus the envelope's
 ``occurred_at``, which is stamped inside the committing transaction) until told to stop by SIGTERM.
 SIGUSR1 writes the latencies so far to ``OUT.partial``; SIGUSR2 is a reconnect storm: every socket
-drops and reconnects at once, resuming from its cursor, and ``READY.storm`` says when all are back.
+drops and reconnects at once, resuming from its cursor and retrying as the page does, and
+``READY.storm`` says when all are back.
 Poll mode asks an endpoint every ``--interval`` seconds per client and records staleness: when a
 poller first sees a deal, minus when it was published.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import resource
 import signal
 import time
@@ -23,6 +25,9 @@ from urllib.parse import urlencode
 
 import orjson
 import websockets
+
+# A page keeps trying for as long as it is open; the benchmark gives up on a shopper after this.
+STORM_DEADLINE_S = 300.0
 
 
 def raise_fd_limit() -> None:
@@ -124,6 +129,18 @@ async def run_sockets(args, shoppers: list[dict], rec: Recorder, stop: asyncio.E
                                             "connect_s": time.monotonic() - started}))
     readers = {c: asyncio.create_task(c.read()) for c, connected in zip(clients, ok) if connected}
 
+    async def reconnect_as_the_page_does(client: SocketShopper, deadline: float) -> int | None:
+        """Reconnect from the cursor until it works, waiting as static/js/live.js does between tries
+        (doubling from one second to 15 s, with jitter); returns the tries it took, or None past the deadline."""
+        tries = 0
+        while True:
+            tries += 1
+            if await connect(client, True):
+                return tries
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(min(15.0, 0.5 * 2 ** tries) + random.random() * 0.5)
+
     async def storm() -> None:
         # Every shopper loses the connection at once and comes back, resuming from its cursor.
         for task in readers.values():
@@ -131,19 +148,14 @@ async def run_sockets(args, shoppers: list[dict], rec: Recorder, stop: asyncio.E
         await asyncio.gather(*(c.ws.close() for c in readers), return_exceptions=True)
         begun = time.monotonic()
         clients_back = list(readers)
-        back = await asyncio.gather(*(connect(c, True) for c in clients_back))
-        for _ in range(3):
-            # As the page does: a reconnect that failed is tried again, from the same cursor.
-            retry = [i for i, ok in enumerate(back) if not ok]
-            if not retry:
-                break
-            again = await asyncio.gather(*(connect(clients_back[i], True) for i in retry))
-            for i, done in zip(retry, again):
-                back[i] = done
-        for c, connected in zip(clients_back, back):
-            readers[c] = asyncio.create_task(c.read()) if connected else readers[c]
+        tries = await asyncio.gather(*(reconnect_as_the_page_does(c, begun + STORM_DEADLINE_S) for c in clients_back))
+        for c, took in zip(clients_back, tries):
+            readers[c] = asyncio.create_task(c.read()) if took else readers[c]
+        back = [took for took in tries if took]
         Path(args.ready + ".storm").write_text(json.dumps({
-            "reconnected": sum(back), "failed": len(back) - sum(back), "storm_s": time.monotonic() - begun}))
+            "reconnected": len(back), "failed": len(tries) - len(back), "storm_s": time.monotonic() - begun,
+            "retried": sum(1 for took in back if took > 1), "most_tries": max(back, default=0),
+            "not_back": [c.shopper["session"] for c, took in zip(clients_back, tries) if not took]}))
 
     loop.add_signal_handler(signal.SIGUSR2, lambda: asyncio.ensure_future(storm()))
     loop.add_signal_handler(signal.SIGUSR1, lambda: Path(args.out + ".partial").write_text(

@@ -116,9 +116,13 @@ def staff_token() -> tuple[str, int, str]:
 
 
 def storm_loss(
-    shoppers: list[dict], received: dict[str, list[str]], snapshots: dict[str, list[str]], since: float, until: float
+    shoppers: list[dict], received: dict[str, list[str]], snapshots: dict[str, list[str]], since: float, until: float,
+    not_back: set[str],
 ) -> dict:
     """Events each shopper should have had from the storm's start, against all it received.
+
+    A shopper whose socket never came back (``not_back``: the load generator gave up retrying) is
+    owed its events, not robbed of them: they are counted apart, as ``owed_to_shoppers_not_back``.
 
     Expected: every event sequenced in the window whose footprints are in the shopper's area (the
     server's own rule, ``Subscription.match``). An event a shopper did not get as a frame but that a
@@ -136,12 +140,15 @@ def storm_loss(
         created_at__lte=datetime.fromtimestamp(until, timezone.utc), position__isnull=False,
     ).values_list("event_id", "footprints", "position")
     events = [(str(event_id), footprints, position) for event_id, footprints, position in window]
-    expected = lost = resynced = 0
+    expected = lost = resynced = owed = 0
     # Who lost: a shopper that got nothing after its first loss had a socket that went away; one that
     # got later events has a hole in the middle.
     losing, holes = 0, 0
     for shopper in shoppers:
         sub = Subscription.build(lat=shopper["lat"], lng=shopper["lng"], radius_km=shopper["radius_km"])
+        if shopper["session"] in not_back:
+            owed += sum(1 for _, footprints, _ in events if sub.match(footprints) is not None)
+            continue
         got = set(received.get(shopper["session"], ()))
         covered = max((Cursor.decode(c).base for c in snapshots.get(shopper["session"], ())), default=0)
         first_lost, last_got = None, 0
@@ -159,7 +166,7 @@ def storm_loss(
             losing += 1
             holes += last_got > first_lost
     return {"events": len(events), "expected_deliveries": expected, "lost": lost, "resynced": resynced,
-            "shoppers_losing": losing, "shoppers_with_a_hole": holes}
+            "shoppers_losing": losing, "shoppers_with_a_hole": holes, "owed_to_shoppers_not_back": owed}
 
 
 def measure_commits(seconds: float) -> tuple[float, list[float]]:

@@ -212,11 +212,14 @@ def run(args) -> dict:
         snapshots = {k: v for r in results for k, v in r.get("snapshots", {}).items()}
         storm = {"reconnected": sum(s["reconnected"] for s in storms), "failed": sum(s["failed"] for s in storms),
                  "storm_s": round(max(s["storm_s"] for s in storms), 2),
-                 **storm_loss(shoppers, received, snapshots, storm_from, storm_until),
+                 "retried": sum(s["retried"] for s in storms), "most_tries": max(s["most_tries"] for s in storms),
+                 **storm_loss(shoppers, received, snapshots, storm_from, storm_until,
+                              not_back={session for s in storms for session in s["not_back"]}),
                  "duplicates": sum(r["duplicates"] for r in results),
                  "closed_by_server": {code: sum(r.get("closed_by_server", {}).get(code, 0) for r in results)
                                       for code in {c for r in results for c in r.get("closed_by_server", {})}}}
-        say(f"  back in {storm['storm_s']} s, {storm['lost']} of {storm['expected_deliveries']} deliveries lost, "
+        say(f"  back in {storm['storm_s']} s ({storm['retried']} retried, at most {storm['most_tries']} tries; "
+            f"{storm['failed']} not back), {storm['lost']} of {storm['expected_deliveries']} deliveries lost, "
             f"{storm['resynced']} shown by a fresh snapshot instead, {storm['duplicates']} duplicates")
         repaired = sum(scrape(p, "dealcast_repaired_events_total") for p in ports)
         samples = [pair for r in results for pair in r["latencies_ms"]]

@@ -19,9 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / "var" / "run"
 # Keepalive pings every 60 s, not daphne's 20: each ping round walks every socket (see docs/realtime.md).
+# A handshake may wait 30 s for the app to accept it, not daphne's 5: in a reconnect storm sockets
+# queue for the database, and one refused after its wait is work thrown away and a retry added.
 DAPHNE = (
     "daphne -e tcp:port={port}:interface=127.0.0.1:backlog=1024 --ping-interval 60 --ping-timeout 30"
-    " config.asgi:application"
+    " --websocket_connect_timeout 30 config.asgi:application"
 )
 WORKER = "celery -A config worker --loglevel=INFO --concurrency=${{WORKER_CONCURRENCY:-2}} -n worker{index}@%h"
 # The notifier's own worker on its own queue (settings.NOTIFY_QUEUE): notifications never queue

@@ -1,13 +1,16 @@
-"""Who a socket belongs to and what area they saved, from the session cookie, in one database trip.
+"""Who a socket belongs to, from the session cookie, in one trip to the database pool.
 
 Channels' ``AuthMiddlewareStack`` loads the session and then the user as two calls queued on
 Channels' single shared database thread, so a crowd of reconnecting shoppers connects one query at
-a time. Here the session, the user (through Django's own ``auth.get_user``: session hash checked, as
-for a page request) and the saved area run as one call on the loop's thread pool.
+a time. Here the session row (its data and its expiry in one query) and the user (through Django's
+own ``auth.get_user``: session hash checked, as for a page request) are one call on the loop's
+thread pool. What area the socket shows is the consumer's business: a reconnecting page names its
+area in the socket's URL, so only a first connect reads the saved one.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from importlib import import_module
 from types import SimpleNamespace
 from typing import Any
@@ -19,41 +22,61 @@ from django.http.cookie import parse_cookie
 from django.utils import timezone
 
 from realtime.db import db_read
-from realtime.subscriptions import Subscription
 
 
-def _login_of(session_key: str | None) -> tuple[Any, Subscription | None, float | None]:
-    """The user, their saved area and the seconds until the session expires."""
+@lru_cache(maxsize=None)
+def _store_reading(engine: str) -> type:
+    """The engine's session store, told its row instead of reading it again."""
+
+    base = import_module(engine).SessionStore
+
+    class StoreReading(base):
+        def __init__(self, session_key: str, session_data: str) -> None:
+            super().__init__(session_key)
+            self.session_data = session_data
+
+        # ``load`` is the hook Django gives session engines: the row was read already, with its expiry.
+        def load(self) -> dict[str, Any]:
+            return self.decode(self.session_data)
+
+    # Django salts a session's signature with its store class's name: this one must sign as the engine's
+    # own (realtime/tests/test_auth.py fails if that changes).
+    StoreReading.__qualname__ = base.__qualname__
+    return StoreReading
+
+
+def _login_of(session_key: str | None) -> tuple[Any, float | None]:
+    """The user and the seconds until the session expires.
+
+    Database sessions keep the expiry beside the data, not in it: the row is read once for both and
+    handed to the store, where Django's own store would read it again for the expiry.
+    """
     if not session_key:
-        return AnonymousUser(), None, None
-    store = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+        return AnonymousUser(), None
+    engine = import_module(settings.SESSION_ENGINE)
+    model_class = getattr(engine.SessionStore, "get_model_class", None)
+    expires = None
+    if model_class is None:
+        store = engine.SessionStore(session_key)
+    else:
+        row = (
+            model_class().objects.filter(session_key=session_key, expire_date__gt=timezone.now())
+            .values_list("session_data", "expire_date").first()
+        )
+        if row is None:
+            return AnonymousUser(), None
+        store, expires = _store_reading(settings.SESSION_ENGINE)(session_key, row[0]), row[1]
     user = auth.get_user(SimpleNamespace(session=store))
     if not user.is_authenticated:
-        return user, None, None
-    return user, saved_area(user), _seconds_left(store)
-
-
-def _seconds_left(store) -> float:
-    """Until the session's stored expiry (database sessions keep it in the row, not in the data)."""
-    model = getattr(store, "get_model_class", None)
-    if model is None:
-        return float(store.get_expiry_age())
-    expires = model().objects.filter(session_key=store.session_key).values_list("expire_date", flat=True).first()
-    return max(0.0, (expires - timezone.now()).total_seconds()) if expires else 0.0
-
-
-def saved_area(user) -> Subscription | None:
-    if not user.has_saved_location:
-        return None
-    return Subscription.build(
-        lat=user.home_lat, lng=user.home_lng, radius_km=float(user.radius_km),
-        category_ids=list(user.categories.values_list("id", flat=True)),
-    )
+        return user, None
+    if expires is None:
+        return user, float(store.get_expiry_age())
+    return user, max(0.0, (expires - timezone.now()).total_seconds())
 
 
 class SessionAuthMiddleware:
-    """Puts ``user``, ``session_key`` (the login the socket must close with), ``saved_area`` and
-    ``session_expires_in`` (seconds, for the socket to close when its login lapses) in the scope."""
+    """Puts ``user``, ``session_key`` (the login the socket must close with) and ``session_expires_in``
+    (seconds, for the socket to close when its login lapses) in the scope."""
 
     def __init__(self, inner) -> None:
         self.inner = inner
@@ -65,9 +88,9 @@ class SessionAuthMiddleware:
                 cookies = parse_cookie(value.decode("latin-1"))
                 break
         session_key = cookies.get(settings.SESSION_COOKIE_NAME)
-        user, saved, expires_in = await db_read(_login_of)(session_key)
+        user, expires_in = await db_read(_login_of)(session_key)
         scope = dict(
-            scope, user=user, session_key=session_key if user.is_authenticated else None, saved_area=saved,
+            scope, user=user, session_key=session_key if user.is_authenticated else None,
             session_expires_in=expires_in,
         )
         return await self.inner(scope, receive, send)

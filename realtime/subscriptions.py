@@ -81,3 +81,13 @@ class Subscription:
         if event_type in SHOWING and self.left(footprints):
             return {**envelope, "type": LEFT_TYPE}
         return envelope
+
+
+def saved_area(user) -> Subscription | None:
+    """The area a shopper saved on their account, if any (reads their categories)."""
+    if not user.has_saved_location:
+        return None
+    return Subscription.build(
+        lat=user.home_lat, lng=user.home_lng, radius_km=float(user.radius_km),
+        category_ids=list(user.categories.values_list("id", flat=True)),
+    )
