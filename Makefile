@@ -23,14 +23,16 @@ $(VENV)/.installed: requirements.txt
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 
-# nginx balances WEB>1; when it cannot be installed the launcher falls back to config/balancer.py.
+# nginx balances WEB>1; when it cannot be installed the launcher falls back to localdev/balancer.py.
 $(NGINX):
 	-apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light
 
 run: $(VENV)/.installed $(if $(filter-out 1,$(WEB)),$(NGINX))
-	DEALCAST_LOCAL=1 $(PY) -m config.launcher --port $(PORT) --web $(WEB) --workers $(WORKERS)
+	DEALCAST_LOCAL=1 $(PY) -m localdev.launcher --port $(PORT) --web $(WEB) --workers $(WORKERS)
 
+# The import rules first (docs/architecture.md): a second, quick failure mode beside the suite's.
 test: $(VENV)/.installed $(CHROMIUM) $(NGINX)
+	$(VENV)/bin/lint-imports
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 # SERVER=uvicorn measures the same code under uvicorn instead of daphne.
@@ -48,4 +50,4 @@ check: $(VENV)/.installed
 	DEALCAST_LOCAL=1 $(PY) manage.py check
 
 clean-data:
-	$(PY) -m config.embedded stop; rm -rf var
+	$(PY) -m localdev.embedded stop; rm -rf var

@@ -99,8 +99,8 @@ def webs_follow_this_tests_log(request):
     request.getfixturevalue("_django_db_helper")
     _content_types_by_name()
     stack = request.getfixturevalue("stack")
+    from eventlog.models import LogHead
     from harness.stack import metric, wait_for
-    from realtime.models import LogHead
 
     epoch = LogHead.objects.get_or_create(pk=1)[0].epoch
 
@@ -115,9 +115,9 @@ def webs_follow_this_tests_log(request):
     # several of them meanwhile can deadlock with that (seen with the notifier reading the test's last
     # events): let the relay and the notifier finish with the test's events first. Idle, they read
     # one table per statement.
+    from eventlog.readers import reader_caught_up
     from harness.verify import wait_drained
     from notifications.notifier import READER
-    from realtime.log_readers import reader_caught_up
 
     wait_drained(timeout=10)
     wait_for(lambda: reader_caught_up(READER), timeout=10)

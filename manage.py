@@ -7,6 +7,10 @@ import sys
 
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    from localdev import embedded
+
+    # From a checkout with no servers named, the commands work on the embedded demo city under var/.
+    embedded.use_unless_configured()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

@@ -8,13 +8,12 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts.client_address import client_address
 from accounts.forms import PreferencesForm, SignupForm
 from accounts.services import user_set_preferences, user_signup
 from accounts.throttles import signup_counted, signups_left
-from config.middleware import client_address
 from discounts.selectors import deals_search
 from markets.selectors import places_to_find
-
 
 # What a visitor sees of the city before an account: its biggest discounts right now.
 VISITOR_DEALS = 12

@@ -131,8 +131,8 @@ def storm_loss(
     """
     from datetime import datetime, timezone
 
+    from eventlog.models import OutboxEvent
     from realtime.cursor import Cursor
-    from realtime.models import OutboxEvent
     from realtime.subscriptions import Subscription
 
     window = OutboxEvent.objects.filter(
@@ -173,7 +173,7 @@ def measure_commits(seconds: float) -> tuple[float, list[float]]:
     """Deal commits per second through the service, post-save signal and outbox, one writer."""
     from django.utils import timezone
 
-    from discounts.demo import random_deal_fields
+    from demo.seeding import random_deal_fields
     from discounts.models import Category
     from discounts.services import discount_create
     from harness.verify import wait_drained
@@ -192,7 +192,7 @@ def measure_commits(seconds: float) -> tuple[float, list[float]]:
 
 
 def relay_lags_ms(since) -> list[float]:
-    from realtime.models import OutboxEvent
+    from eventlog.models import OutboxEvent
 
     rows = OutboxEvent.objects.filter(created_at__gte=since, published_at__isnull=False)
     return [(p - c).total_seconds() * 1000 for c, p in rows.values_list("created_at", "published_at")]
@@ -202,7 +202,7 @@ def measure_relay(stack, events: int) -> float:
     """Events per second through sequence + pub/sub push, with the workers stopped so nothing competes."""
     from django.utils import timezone
 
-    from discounts.demo import random_deal_fields
+    from demo.seeding import random_deal_fields
     from discounts.models import Category, Discount
     from markets.models import Market
     from realtime import relay

@@ -27,9 +27,9 @@ def opt_in(push: PushService, user_ids: list[int]) -> None:
 
 def start_from_now() -> None:
     """The notifier starts at the log's head: the earlier phases' events are not its to send."""
+    from eventlog.models import LogConsumer
+    from eventlog.selectors import log_bounds
     from notifications.notifier import READER
-    from realtime.models import LogConsumer
-    from realtime.selectors import log_bounds
 
     bounds = log_bounds()
     LogConsumer.objects.update_or_create(name=READER, defaults={"position": bounds.head, "epoch": bounds.epoch})
@@ -40,9 +40,9 @@ def measure_notifier(
 ) -> dict:
     from django.db.models import Max, Min
 
+    from eventlog.readers import reader_lag
     from notifications.models import Notification
     from notifications.notifier import READER
-    from realtime.log_readers import reader_lag
 
     push = PushService()
     try:

@@ -49,7 +49,7 @@ def make_shoppers(count: int, seed: int) -> list[dict]:
     from django.utils.crypto import get_random_string
 
     from accounts.models import User
-    from discounts.demo import CITY_CENTER, CITY_SPAN
+    from demo.seeding import CITY_CENTER, CITY_SPAN
 
     rng = random.Random(seed)
     unusable = make_password(None)
@@ -71,7 +71,7 @@ def make_shoppers(count: int, seed: int) -> list[dict]:
 
 def drive(rate: float, seconds: float, rng: random.Random) -> int:
     """Deal changes through the staff services at ``rate`` per second; returns how many."""
-    from discounts.demo import simulate_step
+    from demo.seeding import simulate_step
 
     done, started = 0, time.monotonic()
     while time.monotonic() - started < seconds:
@@ -121,7 +121,7 @@ def run(args) -> dict:
     try:
         say(f"starting PostgreSQL (fsync off: throw-away data), Valkey, {args.web} {args.server}, a Celery worker and beat")
         cluster.start_servers()
-        from discounts.demo import seed_demo_city
+        from demo.seeding import seed_demo_city
 
         seed_demo_city()
         stack = cluster.stack

@@ -9,9 +9,9 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from config.routing import websocket_urlpatterns  # noqa: E402
 from realtime.auth import SessionAuthMiddleware  # noqa: E402
 from realtime.origin import SameOriginValidator  # noqa: E402
-from realtime.routing import websocket_urlpatterns  # noqa: E402
 from realtime.tuning import tune_for_many_sockets  # noqa: E402
 
 application = ProtocolTypeRouter(

@@ -1,4 +1,5 @@
-"""Deploy checks for what ``check --deploy`` does not know: Channels, Celery and Dealcast's local mode."""
+"""Deploy checks for what ``check --deploy`` does not know: Channels, Celery, Dealcast's local mode
+and the socket router's origin check."""
 
 from __future__ import annotations
 
@@ -32,3 +33,21 @@ def production_settings_safe(app_configs, **kwargs):
     if len(settings.SECRET_KEY) < 40 or settings.SECRET_KEY.startswith("django-insecure"):
         errors.append(checks.Error("SECRET_KEY is short or a generated insecure one.", id="dealcast.E006"))
     return errors
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def websocket_origin_validated(app_configs, **kwargs):
+    from channels.security.websocket import OriginValidator
+
+    from config.asgi import application
+
+    router = application.application_mapping.get("websocket")
+    if not isinstance(router, OriginValidator):
+        return [
+            checks.Error(
+                "The websocket router is not wrapped in an origin validator.",
+                hint="Wrap it in realtime.origin.SameOriginValidator in config/asgi.py.",
+                id="dealcast.E001",
+            )
+        ]
+    return []

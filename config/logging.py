@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from realtime.context import current_correlation_id_or_none
+from eventlog.context import current_correlation_id_or_none
 
 
 class CorrelationIdFilter(logging.Filter):

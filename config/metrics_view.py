@@ -10,7 +10,11 @@ from django.http import Http404, HttpResponse
 from django.views.decorators.http import require_GET
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from realtime.metrics import render
+from notifications.metrics import NotifierCollector
+from realtime.metrics import registry, render
+
+# One page for both consumers of the log: the sockets' figures and the notifier's.
+registry.register(NotifierCollector())
 
 
 def _allowed(request) -> bool:

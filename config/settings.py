@@ -41,10 +41,12 @@ LOCAL_MODE = env_bool("DEALCAST_LOCAL")
 DEBUG = env_bool("DEBUG")
 
 
+# The checkout's own data (embedded servers, demo secrets, demo mail), where localdev.embedded keeps it.
+VAR_DIR = Path(os.environ.get("DEALCAST_VAR_DIR", BASE_DIR / "var"))
+
+
 def _local_secret(name: str, make) -> str:
     """A secret kept under var/ for the checkout's own demo servers, made on first use."""
-    from config.embedded import VAR_DIR
-
     path = VAR_DIR / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -52,9 +54,10 @@ def _local_secret(name: str, make) -> str:
     return path.read_text().strip()
 
 
-# Without DATABASE_URL the data is the checkout's own embedded demo city under var/, never a
-# production database: `manage.py ...` there signs with the demo's secret, as `make run` does.
-USES_CHECKOUT_DATA = not os.environ.get("DATABASE_URL")
+# When manage.py or the test run started the checkout's embedded servers (no DATABASE_URL given), the
+# data is the demo city under var/, never a production database: it signs with the demo's secret, as
+# `make run` does.
+USES_CHECKOUT_DATA = env_bool("DEALCAST_CHECKOUT_DATA")
 SECRET_KEY = os.environ.get("SECRET_KEY") or (
     _local_secret("secret_key", lambda: secrets.token_urlsafe(50)) if LOCAL_MODE or USES_CHECKOUT_DATA else ""
 )
@@ -68,15 +71,15 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost" if LOCAL_MODE el
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 PORT = env_int("PORT", 8000)
 
-if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
-    from config.embedded import ensure_servers
-
-    _servers = ensure_servers()
-    os.environ.setdefault("DATABASE_URL", _servers.database_url)
-    os.environ.setdefault("REDIS_URL", _servers.redis_url)
-
-DATABASE_URL = os.environ["DATABASE_URL"]
-REDIS_URL = os.environ["REDIS_URL"]
+# From a checkout, manage.py, the launcher and the test run start embedded servers and name them here
+# first (``localdev.embedded.use_unless_configured``); loading the settings starts nothing.
+DATABASE_URL = os.environ.get("DATABASE_URL", "")
+REDIS_URL = os.environ.get("REDIS_URL", "")
+if not DATABASE_URL or not REDIS_URL:
+    raise ImproperlyConfigured(
+        "DATABASE_URL and REDIS_URL must be set (from a checkout, `make run` and manage.py start embedded"
+        " servers under var/ and set them)."
+    )
 
 INSTALLED_APPS = [
     "daphne",
@@ -93,16 +96,20 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "csp",
     "axes",
+    "eventlog",
     "accounts",
     "markets",
     "discounts",
     "realtime",
     "notifications",
+    "dashboard",
+    "demo",
+    "config",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "config.middleware.ClientAddressMiddleware",
+    "accounts.client_address.ClientAddressMiddleware",
     "config.middleware.CorrelationIdMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -165,11 +172,11 @@ AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-# The client address comes from one place (config.middleware.ClientAddressMiddleware), which trusts
+# The client address comes from one place (accounts.client_address.ClientAddressMiddleware), which trusts
 # X-Forwarded-For only as far as this many proxies of ours: the lockout, the throttles and the logs
 # all use it. daphne runs without --proxy-headers, which would take the header from anyone.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
-AXES_CLIENT_IP_CALLABLE = "config.middleware.client_address"
+AXES_CLIENT_IP_CALLABLE = "accounts.client_address.client_address"
 AXES_SENSITIVE_PARAMETERS = ["password"]
 SIGNUPS_PER_HOUR = env_int("SIGNUPS_PER_HOUR", 5)
 # Lockouts get a page that says how long to wait and how to get back in (429, as before).
@@ -178,10 +185,8 @@ AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 # Mail (password resets): SMTP from the environment; the local demo writes each mail to a file
 # under var/mail/, where the person trying the demo can open it.
 if LOCAL_MODE and not os.environ.get("EMAIL_HOST"):
-    from config.embedded import VAR_DIR as _VAR_DIR
-
     EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
-    EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(_VAR_DIR / "mail"))
+    EMAIL_FILE_PATH = os.environ.get("EMAIL_FILE_PATH", str(VAR_DIR / "mail"))
 else:
     EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

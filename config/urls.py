@@ -3,8 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from config import health, metrics_view
+from dashboard import views as dashboard_views
 from discounts import api as discounts_api
-from discounts import staff_views
 from discounts import views as discounts_views
 from notifications import api as notifications_api
 from notifications import views as notifications_views
@@ -22,7 +22,7 @@ api_patterns = [
     path("push/subscriptions/", notifications_api.PushSubscriptionView.as_view(), name="push-subscriptions"),
     path("watches/", notifications_api.WatchListView.as_view(), name="watch-list"),
     path("watches/<int:pk>/", notifications_api.WatchDetailView.as_view(), name="watch-detail"),
-    path("staff/dashboard/", staff_views.StaffDashboardView.as_view(), name="staff-dashboard"),
+    path("staff/dashboard/", dashboard_views.StaffDashboardView.as_view(), name="staff-dashboard"),
     path("discounts/", discounts_api.DiscountCreateView.as_view(), name="discount-create"),
     path("discounts/<int:pk>/", discounts_api.DiscountDetailView.as_view(), name="discount-detail"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -36,7 +36,7 @@ urlpatterns = [
     path("notifications/", notifications_views.notifications_page, name="notifications"),
     path("notifications/unsubscribe/<str:token>/", notifications_views.digest_unsubscribe, name="digest-unsubscribe"),
     path("sw.js", notifications_views.service_worker, name="service-worker"),
-    path("staff/", staff_views.dashboard_page, name="staff"),
+    path("staff/", dashboard_views.dashboard_page, name="staff"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view.metrics, name="metrics"),

@@ -9,10 +9,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_fields import StrictFloatField
 from discounts import selectors, services
 from discounts.models import Category
 from discounts.serializers import DealSerializer, DiscountWriteSerializer
+from markets.api_fields import StrictFloatField
 from markets.geo import InvalidLocation, clean_lat, clean_lng, clean_radius_km
 from markets.models import Market
 from markets.selectors import markets_managed_by

@@ -1,7 +1,7 @@
-"""Which event a change to a discount is, and recording it in the outbox.
+"""Which event a change to a discount is, and recording it in the event log.
 
-Called by the post-save/post-delete receivers and by the bulk paths of ``DiscountQuerySet``; nothing
-here touches the network.
+Called by the receivers of ``discounts.signals`` (post-save, post-delete and the bulk writes of
+``DiscountQuerySet``); nothing here touches the network.
 """
 
 from __future__ import annotations
@@ -12,22 +12,23 @@ from django.utils import timezone
 
 from discounts.models import Category, Discount
 from discounts.serializers import deal_data
-from markets.models import Market
+from eventlog.recording import record_event
+from eventlog.vocabulary import EXPIRED, PUBLISHED, UPDATED, WITHDRAWN
 from markets.geo import routing_cells
-from realtime.outbox import outbox_record
+from markets.models import Market
 
 
 def event_type_for(discount: Discount, *, was_listed: bool, deleted: bool = False) -> str | None:
     """Name the event that tells shoppers about this change, or ``None`` if they see no change."""
     if deleted:
-        return "discount.withdrawn" if was_listed else None
+        return WITHDRAWN if was_listed else None
     if discount.listed:
-        return "discount.updated" if was_listed else "discount.published"
+        return UPDATED if was_listed else PUBLISHED
     if not was_listed:
         return None
     if discount.state == Discount.State.ACTIVE and discount.ends_at <= timezone.now():
-        return "discount.expired"
-    return "discount.withdrawn"
+        return EXPIRED
+    return WITHDRAWN
 
 
 def footprint(discount: Discount) -> list[Any]:
@@ -62,7 +63,7 @@ def record_discount_event(
     if previous is not None and previous != footprints[0]:
         footprints.append(previous)
     cells = [cell for lat, lng, _ in footprints for cell in routing_cells(lat, lng)]
-    outbox_record(
+    record_event(
         event_type=event_type,
         deal_id=discount.pk,
         market_id=discount.market_id,

@@ -2,13 +2,20 @@
 
 ``QuerySet.update()``, ``bulk_update()`` and ``bulk_create()`` send no signals, so without these
 overrides they would change what shoppers see without an event. Each one locks the rows, writes,
-then records the events in the same transaction.
+then sends one of the signals below in the same transaction; ``discounts.signals`` records the
+events, as it does for ``post_save`` (the queryset does not know what an event is).
 """
 
 from __future__ import annotations
 
 from django.db import models, transaction
+from django.dispatch import Signal
 from django.utils import timezone
+
+# ``discounts``: the new rows, each with ``listed`` set.
+bulk_created = Signal()
+# ``changes``: ``(discount, before)`` pairs, the row as written and as it was.
+bulk_changed = Signal()
 
 
 class DiscountQuerySet(models.QuerySet):
@@ -27,16 +34,12 @@ class DiscountQuerySet(models.QuerySet):
         return count
 
     def bulk_create(self, objs, *args, **kwargs):
-        from discounts.events import record_discount_event
-
         with transaction.atomic(using=self.db):
             now = timezone.now()
             for obj in objs:
                 obj.listed = obj.is_visible_at(now)
             created = super().bulk_create(objs, *args, **kwargs)
-            for obj in created:
-                obj.listed_before = obj.listed
-                record_discount_event(obj, was_listed=False)
+            bulk_created.send(sender=self.model, discounts=created)
         return created
 
     def _lock_for_change(self) -> dict:
@@ -44,18 +47,15 @@ class DiscountQuerySet(models.QuerySet):
         return {row.pk: row for row in rows}
 
     def _record_changes(self, before: dict) -> None:
-        """Bring ``listed`` in step with each changed row and record its event.
+        """Bring ``listed`` in step with each changed row and announce the changes.
 
         Precondition: the caller holds the row locks taken by ``_lock_for_change`` for ``before``.
         """
-        from discounts.events import footprint, record_discount_event
-
         now = timezone.now()
-        changed = self.model.objects.filter(pk__in=list(before)).select_related("market", "category")
+        changed = list(self.model.objects.filter(pk__in=list(before)).select_related("market", "category"))
         for discount in changed:
-            old = before[discount.pk]
             visible = discount.is_visible_at(now)
             if visible != discount.listed:
                 models.QuerySet.update(self.model.objects.filter(pk=discount.pk), listed=visible)
                 discount.listed = visible
-            record_discount_event(discount, was_listed=old.listed, previous=footprint(old))
+        bulk_changed.send(sender=self.model, changes=[(discount, before[discount.pk]) for discount in changed])

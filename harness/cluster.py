@@ -10,9 +10,9 @@ import os
 import tempfile
 from pathlib import Path
 
-from config.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
 from harness.proxy import FaultProxy
 from harness.stack import Stack
+from localdev.embedded import EmbeddedPostgres, EmbeddedValkey, free_port
 
 DATABASE = "dealcast_harness"
 

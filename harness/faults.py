@@ -31,7 +31,6 @@ from harness.notify_check import NotifiedShoppers, NotifyTally, wait_notifier_se
 from harness.stack import Stack  # noqa: E402
 from harness.verify import Tally, tally_clients, wait_drained  # noqa: E402
 
-
 # The faults that leave PostgreSQL and the web processes up: staff must be able to work through them.
 STAFF_WRITE_FAULTS = {"redis_restart", "redis_outage", "redis_network_cut", "worker_sigkill"}
 
@@ -57,7 +56,7 @@ class FaultRun:
     def start(self) -> None:
         self.cluster.start_servers()
         self.proxy, self.stack = self.cluster.proxy, self.cluster.stack
-        from discounts.demo import seed_demo_city
+        from demo.seeding import seed_demo_city
 
         seed_demo_city()
         self.notified.create(self.rng)
@@ -73,7 +72,7 @@ class FaultRun:
         from django.test import Client
 
         from accounts.models import User
-        from discounts.demo import CITY_CENTER, CITY_SPAN
+        from demo.seeding import CITY_CENTER, CITY_SPAN
 
         for index in range(self.client_count):
             user, _ = User.objects.get_or_create(username=f"fault-shopper-{index}")
@@ -103,7 +102,7 @@ class FaultRun:
     def _drive(self) -> None:
         from django.db import close_old_connections, connection
 
-        from discounts.demo import simulate_step
+        from demo.seeding import simulate_step
 
         rng = random.Random(self.rng.random())
         while self.driving.is_set():
@@ -116,7 +115,7 @@ class FaultRun:
             time.sleep(1.0 / self.rate)
 
     def _log_head(self) -> int:
-        from realtime.models import LogHead
+        from eventlog.models import LogHead
 
         return LogHead.objects.filter(pk=1).values_list("position", flat=True).first() or 0
 
@@ -242,7 +241,7 @@ class FaultRun:
             from django.db.models import F
 
             from discounts.models import Discount
-            from realtime.models import LogHead
+            from eventlog.models import LogHead
 
             head = LogHead.objects.get(pk=1)
             self.far_back_cursor = f"{head.epoch}-{head.position}"
@@ -259,7 +258,7 @@ class FaultRun:
             from django.test import Client
 
             from accounts.models import User
-            from discounts.demo import CITY_CENTER
+            from demo.seeding import CITY_CENTER
 
             far_back = self.far_back_cursor
 
@@ -308,7 +307,7 @@ class FaultRun:
         def poison_row() -> None:
             from django.db import transaction
 
-            from realtime.models import OutboxEvent
+            from eventlog.models import OutboxEvent
 
             with transaction.atomic():
                 OutboxEvent.objects.create(type="discount.updated", deal_id=-1, market_id=-1, cells=["87283472bffffff"],
@@ -324,8 +323,8 @@ class FaultRun:
         def out_of_order_commit() -> None:
             from django.db import connection, transaction
 
+            from demo.seeding import random_deal_fields
             from discounts import services
-            from discounts.demo import random_deal_fields
             from discounts.models import Category
             from markets.models import Market
 

@@ -44,9 +44,9 @@ def wait_notifier_settled(*, timeout: float = 120.0) -> float:
     """Seconds until the notifier has read the whole log and no push or digest waits to be sent."""
     from django.db import connection
 
+    from eventlog.readers import reader_lag
     from notifications.models import DigestMail, Notification
     from notifications.notifier import READER
-    from realtime.log_readers import reader_lag
 
     started = time.monotonic()
     while time.monotonic() - started < timeout:
@@ -76,7 +76,7 @@ class NotifiedShoppers:
 
     def create(self, rng: random.Random) -> None:
         from accounts.models import User
-        from discounts.demo import CITY_CENTER, CITY_SPAN
+        from demo.seeding import CITY_CENTER, CITY_SPAN
         from notifications.models import NotificationPreferences, PushSubscription
 
         for index in range(SHOPPERS):
@@ -103,11 +103,10 @@ class NotifiedShoppers:
         )
 
     def tally(self, name: str, *, after: int) -> NotifyTally:
+        from accounts.models import User
+        from eventlog.selectors import log_bounds, log_events
         from markets.geo import distance_km
         from notifications.models import DigestMail, Notification, PushSubscription
-        from realtime.selectors import log_bounds, log_events
-
-        from accounts.models import User
 
         tally = NotifyTally(name)
         shoppers = list(User.objects.filter(username__startswith="notified-").values_list("id", "home_lat", "home_lng", "radius_km"))

@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from config.balancer import pipe
+from localdev.balancer import pipe
 
 
 class FaultProxy:

@@ -12,8 +12,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from config.embedded import free_port
-from config.launcher import DAPHNE
+from localdev.embedded import free_port
+from localdev.launcher import DAPHNE
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

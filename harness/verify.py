@@ -36,7 +36,7 @@ def tally_clients(name: str, clients: list[LiveClient], *, after: int) -> Tally:
     Precondition: the pipeline has drained (nothing pending or sequenced, reconciliation has run).
     """
     from discounts.selectors import deals_search
-    from realtime.selectors import log_bounds, log_events
+    from eventlog.selectors import log_bounds, log_events
     from realtime.subscriptions import Subscription
 
     events = log_events(after=after, through=log_bounds()[0], limit=10**9)
@@ -75,7 +75,7 @@ def wait_drained(*, timeout: float = 60.0, settle_s: float = 0.0) -> None:
     """
     from django.db import connection
 
-    from realtime.models import OutboxEvent
+    from eventlog.models import OutboxEvent
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -17,14 +17,15 @@ from django.db.models import F, FloatField, Func, Q, Value
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from eventlog.selectors import LogEvent, previous_envelope
+from eventlog.vocabulary import SHOWING, UPDATED
 from markets.geo import MAX_RADIUS_KM, bounding_box, distance_km
 from notifications.models import Notification, WatchedProduct
-from realtime.selectors import LogEvent, previous_envelope
 
 # word_similarity(watched text, product): 1.0 when the text is a word of the product; "yogurt" in
 # "Greek yoghurt 500g" scores about 0.57.
 WATCH_SIMILARITY = 0.5
-NOTIFIED_TYPES = ("discount.published", "discount.updated")
+NOTIFIED_TYPES = SHOWING
 
 
 class UnplannableEvent(ValueError):
@@ -125,7 +126,7 @@ def plan(event: LogEvent) -> list[Notification]:
         return []
     facts = deal_facts(event)
     area_reason = Notification.Reason.NEW
-    if event.type == "discount.updated":
+    if event.type == UPDATED:
         earlier = _earlier_price(event)
         if earlier is not None and facts.price < earlier:
             facts = DealFacts(**{**facts.__dict__, "was": earlier})

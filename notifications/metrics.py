@@ -1,19 +1,18 @@
-"""The notifier's figures on /metrics, read from the database when scraped (any web process answers)."""
+"""The notifier's figures on /metrics, read from the database when scraped (any web process answers;
+``config.metrics_view`` serves them beside the sockets' figures)."""
 
 from __future__ import annotations
 
 from django.db.models import Count
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from realtime.metrics import registry
-
 
 class NotifierCollector:
     def collect(self):
+        from eventlog.models import LogConsumer
+        from eventlog.readers import reader_lag
         from notifications.models import DigestMail, Notification, NotifierDeadEvent
         from notifications.notifier import READER
-        from realtime.log_readers import reader_lag
-        from realtime.models import LogConsumer
 
         by_state = GaugeMetricFamily(
             "dealcast_notifications", "Notifications by state (sent, grouped, gone, dead, pending)", labels=["state"]
@@ -40,5 +39,3 @@ class NotifierCollector:
             digests.add_metric([state], digest_counts.get(state, 0))
         yield digests
 
-
-registry.register(NotifierCollector())

@@ -1,6 +1,6 @@
 """The notifier: a second consumer of the deal events, beside the live sockets and independent of them.
 
-It reads the event log by position with its own stored offset (``realtime.log_readers``), decides who
+It reads the event log by position with its own stored offset (``eventlog.readers``), decides who
 is told what (``notifications.matching``) and writes those decisions as ``Notification`` rows in the
 same transaction that advances its offset. Sending happens afterwards (``notifications.delivery``),
 from the rows: a worker killed mid-batch re-reads the batch, and the unique constraints turn the
@@ -14,9 +14,9 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
+from eventlog.readers import advance_reader, claim_reader, reader_caught_up, unread_events
 from notifications.matching import UnplannableEvent, plan
 from notifications.models import Notification, NotifierDeadEvent
-from realtime.log_readers import advance_reader, claim_reader, reader_caught_up, unread_events
 
 logger = logging.getLogger(__name__)
 

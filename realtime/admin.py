@@ -1,6 +1,6 @@
 from django.contrib import admin, messages
 
-from realtime.models import OutboxEvent
+from eventlog.models import OutboxEvent
 from realtime.relay import outbox_retry_dead
 
 

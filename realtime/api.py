@@ -10,10 +10,11 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.api_fields import StrictFloatField
+from eventlog.selectors import log_bounds
+from markets.api_fields import StrictFloatField
 from markets.geo import InvalidLocation
 from realtime.cursor import Cursor, InvalidCursor
-from realtime.selectors import CursorTooOld, events_after, log_bounds
+from realtime.selectors import CursorTooOld, events_after
 from realtime.subscriptions import Subscription
 
 

@@ -1,7 +1,7 @@
 """The opaque resume cursor handed to clients.
 
 A cursor is ``E-B`` or ``E-B.p1.p2...``: ``E`` is the epoch of the log it came from
-(``realtime.log_epoch``); every event of the subscription at a position up to ``B`` was delivered, and
+(``eventlog.epoch``); every event of the subscription at a position up to ``B`` was delivered, and
 so were the listed positions above ``B``. Pub/sub can deliver position 12 before a lost position 11
 is repaired; a cursor of just "12" would then skip 11 on resume.
 """

@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from eventlog.vocabulary import SHOWING, WITHDRAWN
 from realtime.groups import cell_group
-from realtime.subscriptions import LEFT_TYPE, SHOWING
 
 if TYPE_CHECKING:
-    from realtime.selectors import LogEvent
+    from eventlog.selectors import LogEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +41,7 @@ class LiveEvent:
         head = '{"type":"event","event":' + envelope.decode() + ',"distance_km":'
         left_head = None
         if len(footprints) > 1 and event_type in SHOWING:
-            left_envelope = orjson.dumps({**orjson.loads(envelope), "type": LEFT_TYPE})
+            left_envelope = orjson.dumps({**orjson.loads(envelope), "type": WITHDRAWN})
             left_head = '{"type":"event","event":' + left_envelope.decode() + ',"distance_km":'
         return cls(
             position, tuple(cell_group(c) for c in cells), footprints, deal_id, market_id, event_type, head, left_head
@@ -67,7 +67,7 @@ class LiveEvent:
     @property
     def reaches(self) -> bool:
         """Whether a shopper who gets this event has been shown the deal (counted as reach)."""
-        return self.type in ("discount.published", "discount.updated")
+        return self.type in SHOWING
 
     def frame(self, distance_km: float, cursor: str, *, left: bool = False) -> str:
         # A cursor is digits, dots and a dash, and a finite float's repr is valid JSON: nothing to escape.

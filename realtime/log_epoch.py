@@ -1,40 +1,23 @@
-"""Which log a cursor belongs to.
+"""Noticing that the event log went back (a restored database brought an old epoch back).
 
-Positions restart when the database is restored from a backup or replaced by a replica that had not
-seen the last events; a client's cursor from before would then name positions the new log gives to
-other events, and resuming from it would skip them as already seen. The log therefore has an
-**epoch** (as Centrifugo's streams do), written into every cursor: a cursor of another epoch, or one
-ahead of the head, gets a fresh snapshot instead of a replay.
-
-A restored database brings back the epoch it had, so the relay also keeps the highest position it
-pushed in Redis: when the database's head is found below it, the log went back, and the relay gives
-it a new epoch before sequencing anything. ``manage.py new_log_epoch`` does the same by hand, for a
-restore that lost Redis's copy too.
+A restored database brings back the epoch it had (``eventlog.epoch``), so the relay keeps the
+highest position it pushed in Redis: when the database's head is found below it, the log went back,
+and the relay gives it a new epoch before sequencing anything. ``manage.py new_log_epoch`` does the
+same by hand, for a restore that lost Redis's copy too.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import secrets
 
 import redis
 from django.conf import settings
-from django.db import connection
+
+from eventlog.epoch import rotate_epoch
+from eventlog.selectors import log_bounds
 
 logger = logging.getLogger(__name__)
-
-
-def new_epoch() -> str:
-    return secrets.token_hex(4)
-
-
-def rotate_epoch() -> str:
-    """Give the log a new epoch: every cursor issued so far resumes from a fresh snapshot."""
-    epoch = new_epoch()
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE realtime_loghead SET epoch = %s WHERE id = 1", [epoch])
-    return epoch
 
 
 def _mark_key() -> str:
@@ -47,9 +30,6 @@ def _redis() -> redis.Redis:
 
 
 def _head_and_epoch() -> tuple[int, str]:
-    # Imported here: realtime.models imports this module for the epoch's default.
-    from realtime.selectors import log_bounds
-
     head, _, epoch = log_bounds()
     return head, epoch
 

@@ -35,7 +35,7 @@ class OutboxCollector:
     """Backlog, dead letters and relay lag, read from the outbox when scraped."""
 
     def collect(self):
-        from realtime.models import OutboxEvent
+        from eventlog.models import OutboxEvent
 
         now = timezone.now()
         rows = OutboxEvent.objects

@@ -1,4 +1,8 @@
-"""Sockets end with the login behind them, however it ends: receivers of Django's own signals.
+"""Receivers of the signals ``realtime`` acts on, sent by apps that do not know it.
+
+The relay wakes when events commit (``eventlog.signals.events_committed``).
+
+Sockets end with the login behind them, however it ends: receivers of Django's own signals.
 
 Every logout view (the site's, admin's, any other) sends ``user_logged_out`` before the session is
 flushed; a password change or a deactivation is a save of the user. Closing is published on commit
@@ -13,7 +17,14 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from eventlog.signals import events_committed
+from realtime.relay_waker import relay_waker
 from realtime.sessions import sockets_close_for_session, sockets_close_for_user
+
+
+@receiver(events_committed, dispatch_uid="relay_wakes_on_commit")
+def wake_the_relay(sender, **kwargs) -> None:
+    relay_waker.wake()
 
 
 @receiver(user_logged_out, dispatch_uid="sockets_close_on_logout")

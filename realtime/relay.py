@@ -17,8 +17,8 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
 from datetime import timedelta
+from typing import Any
 
 import orjson
 from django.conf import settings
@@ -26,10 +26,10 @@ from django.db import connection, transaction
 from django.db.models import Max, Min
 from django.utils import timezone
 
+from eventlog.models import LogConsumer, LogHead, OutboxEvent
+from eventlog.vocabulary import EVENT_TYPES, EVENT_VERSION
 from realtime.groups import cell_group, staff_group
 from realtime.log_epoch import ensure_not_rewound, remember_pushed
-from realtime.models import LogConsumer, LogHead, OutboxEvent
-from realtime.outbox import EVENT_TYPES, EVENT_VERSION
 from realtime.publisher import publisher
 
 logger = logging.getLogger(__name__)

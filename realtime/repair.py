@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from eventlog.selectors import log_bounds, log_events
 from realtime import metrics
 from realtime.db import db_read
 from realtime.frames import LiveEvent
 from realtime.reach import reach
-from realtime.selectors import REPLAY_LIMIT, log_bounds, log_events
+from realtime.selectors import REPLAY_LIMIT
 
 if TYPE_CHECKING:
     from realtime.hub import LiveHub

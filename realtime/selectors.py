@@ -1,16 +1,14 @@
-"""Reads of the event log, shared by the socket (snapshot, replay, repair) and the polling feed."""
+"""What a subscription reads from the event log: its snapshot and its replay after a cursor, shared
+by the socket and the polling feed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, NamedTuple
-
-from django.db import connection
+from typing import Any
 
 from discounts.selectors import deals_search
 from discounts.serializers import deal_data
+from eventlog.selectors import LogEvent, log_bounds, log_events, log_head_mark
 from realtime.cursor import Cursor
-from realtime.models import LogHead, OutboxEvent
 from realtime.snapshots import SNAPSHOT_LIMIT, Snapshot, city, snapshot_from_copy
 from realtime.subscriptions import Subscription
 
@@ -23,54 +21,6 @@ REPLAY_MAX_FRAMES = 200
 class CursorTooOld(Exception):
     """The cursor cannot be resumed from this log: it points before the retained log, the gap is too
     long to replay, or it is from another epoch or ahead of the head. The client needs a fresh snapshot."""
-
-
-class LogBounds(NamedTuple):
-    head: int
-    floor: int
-    epoch: str
-
-
-@dataclass(frozen=True)
-class LogEvent:
-    position: int
-    envelope: dict[str, Any]
-    footprints: list[list[Any]]
-    cells: list[str]
-    deal_id: int
-    market_id: int
-    type: str
-    event_id: str
-
-    @property
-    def deal(self) -> list:
-        return [self.deal_id, self.market_id, self.type]
-
-
-def log_bounds() -> LogBounds:
-    """The last committed position, the replay floor (pruned through) and the log's epoch."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT position, pruned_through, epoch FROM realtime_loghead WHERE id = 1")
-        row = cursor.fetchone()
-    return LogBounds(*row) if row else LogBounds(0, 0, _empty_log_epoch())
-
-
-def _empty_log_epoch() -> str:
-    """The epoch of a log nothing was sequenced in yet: its head row is made now, so cursors issued
-    before the first event stay valid after it."""
-    return LogHead.objects.get_or_create(pk=1)[0].epoch
-
-
-def log_head_mark() -> tuple[int, str | None, str]:
-    """The head, the id of the event at it and the epoch: which log, not only how far (positions
-    restart when a database is emptied or restored, ids do not)."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT h.position, e.event_id::text, h.epoch FROM realtime_loghead h"
-            " LEFT JOIN realtime_outboxevent e ON e.position = h.position WHERE h.id = 1"
-        )
-        row = cursor.fetchone()
-    return (row[0], row[1], row[2]) if row else (0, None, _empty_log_epoch())
 
 
 def area_snapshot(sub: Subscription) -> Snapshot:
@@ -99,17 +49,6 @@ def area_deals_queried(sub: Subscription) -> list[dict[str, Any]]:
     return [deal_data(deal, distance_km=getattr(deal, "distance_km", None)) for deal in deals]
 
 
-def log_events(*, after: int, through: int, cells: frozenset[str] | None = None, limit: int = REPLAY_LIMIT) -> list[LogEvent]:
-    """Events with ``after < position <= through``, optionally only those routed to ``cells``."""
-    rows = OutboxEvent.objects.filter(position__gt=after, position__lte=through)
-    if cells is not None:
-        rows = rows.filter(cells__overlap=list(cells))
-    values = rows.order_by("position").values_list(
-        "position", "envelope", "footprints", "cells", "deal_id", "market_id", "type", "event_id"
-    )[:limit]
-    return [LogEvent(*row[:-1], str(row[-1])) for row in values]
-
-
 def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEvent, float]], int]:
     """The subscription's events after ``cursor``, each with its distance, and the new head.
 
@@ -132,11 +71,3 @@ def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEv
             if len(matched) > REPLAY_MAX_FRAMES:
                 raise CursorTooOld()
     return matched, head
-
-
-def previous_envelope(*, deal_id: int, before: int) -> dict[str, Any] | None:
-    """The deal's last event before position ``before`` (what it said then), if the log still has it."""
-    return (
-        OutboxEvent.objects.filter(deal_id=deal_id, position__lt=before)
-        .order_by("-position").values_list("envelope", flat=True).first()
-    )

@@ -7,12 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from discounts.selectors import category_ids_for
+from eventlog.vocabulary import SHOWING, WITHDRAWN
 from markets.geo import clean_lat, clean_lng, clean_radius_km, covering_cells, distance_km
 
 MAX_CATEGORIES = 50
-# The event types that show a deal; a recipient the deal has left gets them as a withdrawal.
-SHOWING = ("discount.published", "discount.updated")
-LEFT_TYPE = "discount.withdrawn"
 
 
 @dataclass(frozen=True)
@@ -79,7 +77,7 @@ class Subscription:
     def envelope_for(self, event_type: str, envelope: dict[str, Any], footprints: list[list[Any]]) -> dict[str, Any]:
         """The envelope as this subscriber gets it: a deal that left the area arrives as withdrawn."""
         if event_type in SHOWING and self.left(footprints):
-            return {**envelope, "type": LEFT_TYPE}
+            return {**envelope, "type": WITHDRAWN}
         return envelope
 
 

@@ -94,7 +94,7 @@ def test_launcher_serves_two_web_processes_behind_one_address(fresh_database, tm
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     log = open(tmp_path / "launcher.log", "wb")
     launcher = subprocess.Popen(
-        [sys.executable, "-m", "config.launcher", "--port", str(port), "--web", "2", "--workers", "2"],
+        [sys.executable, "-m", "localdev.launcher", "--port", str(port), "--web", "2", "--workers", "2"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"

@@ -14,13 +14,20 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from discounts import services
-from discounts.demo import market_staff_group
 from discounts.models import Discount
+from discounts.permissions import market_staff_group
+from eventlog.models import LogHead, OutboxEvent
 from harness.shopper import ShopperSocket, session_cookie, stuck_socket
 from harness.stack import metric, wait_for
-from realtime.models import LogHead, OutboxEvent
 from tests.factories import (
-    BERLIN, TEST_PASSWORD, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km,
+    BERLIN,
+    TEST_PASSWORD,
+    CategoryFactory,
+    MarketFactory,
+    ShopperFactory,
+    UserFactory,
+    create_deal,
+    offset_km,
 )
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -392,8 +399,8 @@ def test_a_connection_too_far_behind_is_closed_and_resumes_without_loss(stack, c
 
 
 def test_logout_closes_that_logins_sockets_only(stack, connect_shopper):
-    from realtime.consumers import CLOSE_SESSION_ENDED
     from harness.shopper import ShopperSocket
+    from realtime.consumers import CLOSE_SESSION_ENDED
 
     shopper = ShopperFactory()
     browser = Client()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from discounts import services
-from discounts.demo import market_staff_group
+from discounts.permissions import market_staff_group
 from tests.browser import both_viewports, is_phone, log_in, screenshot
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
 

@@ -13,8 +13,8 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from discounts.demo import market_staff_group
 from discounts.models import Discount
+from discounts.permissions import market_staff_group
 from tests.browser import both_viewports, fits_width, is_phone, log_in, screenshot
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km
 

@@ -11,10 +11,17 @@ from django.conf import settings
 from rest_framework.authtoken.models import Token
 from websockets.exceptions import WebSocketException
 
-from config.embedded import free_port
 from harness.proxy import FaultProxy
+from localdev.embedded import free_port
 from tests.factories import (
-    BERLIN, TEST_PASSWORD, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km,
+    BERLIN,
+    TEST_PASSWORD,
+    CategoryFactory,
+    MarketFactory,
+    ShopperFactory,
+    UserFactory,
+    create_deal,
+    offset_km,
 )
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]

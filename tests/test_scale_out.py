@@ -9,11 +9,11 @@ import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
 
-from discounts.demo import seed_demo_city
+from demo.seeding import seed_demo_city
 from discounts.services import discount_create
+from eventlog.selectors import log_bounds
 from harness.client import Area, LiveClient
 from harness.verify import tally_clients, wait_drained
-from realtime.selectors import log_bounds
 from tests.factories import deal_fields
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
@@ -33,7 +33,7 @@ def publish_via(base_url: str, token: str, market_id: int, product: str) -> None
 
 def test_two_web_processes_and_two_workers_deliver_everything(stack):
     from accounts.models import User
-    from discounts.demo import CITY_CENTER
+    from demo.seeding import CITY_CENTER
     from markets.models import Market
 
     # given the demo city, a second web process and a second worker

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from config import embedded
-from config.embedded import EmbeddedPostgres, free_port
+from localdev import embedded
+from localdev.embedded import EmbeddedPostgres, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,7 +23,8 @@ def test_manage_py_in_the_checkout_uses_its_embedded_servers_without_any_setting
     # given no settings at all, as in a fresh clone (its data in a private `mktemp -d` directory)
     var = Path(tempfile.mkdtemp())
     env = {k: v for k, v in os.environ.items()
-           if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEALCAST_LOCAL", "DJANGO_SETTINGS_MODULE"}}
+           if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEALCAST_LOCAL", "DJANGO_SETTINGS_MODULE",
+                       "DEALCAST_CHECKOUT_DATA"}}
     env["DEALCAST_VAR_DIR"] = str(var)
 
     def manage(*args: str) -> subprocess.CompletedProcess:
@@ -47,8 +48,28 @@ def test_manage_py_in_the_checkout_uses_its_embedded_servers_without_any_setting
         )
         assert production.returncode != 0 and "SECRET_KEY must be set" in production.stderr
     finally:
-        subprocess.run([sys.executable, "-m", "config.embedded", "stop"], cwd=ROOT, env=env, timeout=120)
+        subprocess.run([sys.executable, "-m", "localdev.embedded", "stop"], cwd=ROOT, env=env, timeout=120)
         shutil.rmtree(var, ignore_errors=True)
+
+
+def test_loading_the_settings_starts_no_servers_and_names_what_is_missing():
+    # given a fresh checkout's environment, with no servers named and no data directory yet
+    var = Path(tempfile.mkdtemp()) / "var"
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "DEALCAST_CHECKOUT_DATA", "DEALCAST_LOCAL"}}
+    env.update(DEALCAST_VAR_DIR=str(var), DJANGO_SETTINGS_MODULE="config.settings", SECRET_KEY="s" * 50)
+    load = [sys.executable, "-c", "from django.conf import settings; print(settings.DATABASE_URL)"]
+
+    # when something loads the settings directly (daphne, Celery, a script), not through manage.py
+    bare = subprocess.run(load, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+
+    # then it is told what to set, and nothing was started or written
+    assert bare.returncode != 0 and "DATABASE_URL and REDIS_URL must be set" in bare.stderr
+    assert not var.exists()
+    # positive control: with servers named, the same load works
+    named = subprocess.run(load, cwd=ROOT, capture_output=True, text=True, timeout=60,
+                           env={**env, "DATABASE_URL": "postgres://a@127.0.0.1:1/b", "REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert named.returncode == 0 and named.stdout.strip() == "postgres://a@127.0.0.1:1/b", named.stderr[-2000:]
 
 
 @needs_root

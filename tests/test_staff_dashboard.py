@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from discounts.demo import market_staff_group
+from discounts.permissions import market_staff_group
 from tests.browser import log_in
 from tests.factories import MarketFactory, ShopperFactory, UserFactory, create_deal
 

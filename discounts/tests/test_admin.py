@@ -2,8 +2,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from discounts.demo import market_staff_group
 from discounts.models import Discount
+from discounts.permissions import market_staff_group
 from tests.factories import CategoryFactory, MarketFactory, UserFactory, create_deal
 
 pytestmark = pytest.mark.django_db

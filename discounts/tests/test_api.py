@@ -5,7 +5,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from discounts.models import Discount
-from realtime.models import OutboxEvent
+from eventlog.models import OutboxEvent
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, UserFactory, create_deal, offset_km
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from discounts import services
 from discounts.models import Discount
-from realtime.models import OutboxEvent
+from eventlog.models import OutboxEvent
 from tests.factories import MarketFactory, UserFactory, create_deal, deal_fields
 
 pytestmark = pytest.mark.django_db

@@ -5,11 +5,19 @@ from decimal import Decimal
 import pytest
 
 from discounts import services
+from eventlog.models import LogConsumer, OutboxEvent
 from notifications import notifier
 from notifications.models import Notification, NotifierDeadEvent, WatchedProduct
 from realtime import relay
-from realtime.models import LogConsumer, OutboxEvent
-from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, create_deal, offset_km, push_subscription_for
+from tests.factories import (
+    BERLIN,
+    CategoryFactory,
+    MarketFactory,
+    ShopperFactory,
+    create_deal,
+    offset_km,
+    push_subscription_for,
+)
 
 pytestmark = pytest.mark.django_db
 

@@ -3,10 +3,10 @@ from decimal import Decimal
 import pytest
 from rest_framework.test import APIClient
 
-from realtime import relay
-from realtime.models import LogHead
 from discounts import services
 from discounts.models import Discount
+from eventlog.models import LogHead
+from realtime import relay
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, create_deal
 
 pytestmark = pytest.mark.django_db

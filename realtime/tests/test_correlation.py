@@ -4,8 +4,8 @@ import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from eventlog.models import OutboxEvent
 from realtime import relay
-from realtime.models import OutboxEvent
 from tests.factories import CategoryFactory, MarketFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ from django.utils import timezone
 from jsonschema import Draft202012Validator, FormatChecker
 
 from discounts import services
-from realtime.models import OutboxEvent
+from eventlog.models import OutboxEvent
 from tests.factories import create_deal
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "event.schema.json").read_text())

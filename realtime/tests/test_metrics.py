@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from realtime.models import OutboxEvent
+from eventlog.models import OutboxEvent
 from tests.factories import UserFactory, create_deal
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ from unittest import mock
 import pytest
 from django.db import connection
 
+from eventlog.models import LogHead, OutboxEvent
 from realtime import relay
-from realtime.models import LogHead, OutboxEvent
 from tests.factories import MarketFactory, create_deal
 
 pytestmark = pytest.mark.django_db(transaction=True)

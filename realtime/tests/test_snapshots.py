@@ -5,8 +5,9 @@ import pytest
 from django.utils import timezone
 
 from discounts import services
+from eventlog.selectors import log_head_mark
 from realtime import relay
-from realtime.selectors import area_deals_queried, area_snapshot, log_head_mark
+from realtime.selectors import area_deals_queried, area_snapshot
 from realtime.snapshots import CityDeals, snapshot_from_copy
 from realtime.subscriptions import Subscription
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, create_deal, offset_km

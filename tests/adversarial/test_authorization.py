@@ -7,8 +7,8 @@ from django.test import Client
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from discounts.demo import market_staff_group
 from discounts.models import Discount
+from discounts.permissions import market_staff_group
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal
 
 pytestmark = pytest.mark.django_db

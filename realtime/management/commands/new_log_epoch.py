@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from realtime.log_epoch import rotate_epoch
+from eventlog.epoch import rotate_epoch
 
 
 class Command(BaseCommand):

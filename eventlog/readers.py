@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from realtime.models import LogConsumer
-from realtime.selectors import LogEvent, log_bounds, log_events
+from eventlog.models import LogConsumer
+from eventlog.selectors import LogEvent, log_bounds, log_events
 
 
 def claim_reader(name: str) -> LogConsumer | None:

@@ -3,7 +3,7 @@
 With ``DATABASE_URL``/``REDIS_URL`` unset, the embedded servers are started (or reused) and stopped
 again when this launcher exits, unless another process still uses them. With ``--web N`` above 1, N
 daphne processes listen on the ports after ``--port`` and nginx (or, without nginx, the round-robin
-fallback in ``config/balancer.py``) serves ``--port`` in front of them.
+fallback in ``localdev/balancer.py``) serves ``--port`` in front of them.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from localdev import embedded
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_DIR = ROOT / "var" / "run"
@@ -90,8 +92,8 @@ def write_procfile(*, port: int, web: int, workers: int) -> Path:
             ))
             lines.append(f"balancer: {nginx} -c {conf}")
         else:
-            print("nginx not found: using the round-robin fallback (config/balancer.py)", flush=True)
-            lines.append(f"balancer: python -m config.balancer --listen {port} --backends {','.join(map(str, backends))}")
+            print("nginx not found: using the round-robin fallback (localdev/balancer.py)", flush=True)
+            lines.append(f"balancer: python -m localdev.balancer --listen {port} --backends {','.join(map(str, backends))}")
     lines += [f"worker{i + 1}: {WORKER.format(index=i + 1)}" for i in range(workers)]
     lines.append(f"notifier: {NOTIFIER}")
     lines.append(f"beat: {BEAT}")
@@ -109,18 +111,13 @@ def main() -> int:
 
     os.environ["DEALCAST_LOCAL"] = "1"
     os.environ["PORT"] = str(args.port)
-    if not os.environ.get("DATABASE_URL") or not os.environ.get("REDIS_URL"):
-        from config.embedded import ensure_servers
-
-        servers = ensure_servers()
-        os.environ.setdefault("DATABASE_URL", servers.database_url)
-        os.environ.setdefault("REDIS_URL", servers.redis_url)
+    if embedded.use_unless_configured():
         print(f"Embedded PostgreSQL and Valkey running, data in {ROOT / 'var'}", flush=True)
 
     _manage("migrate", "--noinput")
     # Idempotent: the first start creates the demo city, later ones find it and change nothing.
     _manage("seed_demo")
-    from discounts.demo_accounts import DEMO_PASSWORDS
+    from demo.accounts import DEMO_PASSWORDS
 
     procfile = write_procfile(port=args.port, web=max(1, args.web), workers=max(1, args.workers))
     print(

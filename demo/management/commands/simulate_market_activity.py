@@ -3,7 +3,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from discounts.demo import simulate_step
+from demo.seeding import simulate_step
 
 
 class Command(BaseCommand):

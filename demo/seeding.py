@@ -6,21 +6,20 @@ import random
 from datetime import timedelta
 from decimal import Decimal
 
-from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from demo.accounts import DEMO_PASSWORDS
 from discounts import services
-from discounts.demo_accounts import DEMO_PASSWORDS
 from discounts.models import Category, Discount
+from discounts.permissions import market_staff_group
 from markets.models import Market
 
 CITY_CENTER = (52.5200, 13.4050)
 CITY_SPAN = (0.12, 0.20)  # degrees of lat/lng either side: about 27 km x 27 km
 MARKET_COUNT = 24
 DEALS_PER_MARKET = 14
-STAFF_GROUP = "Market staff"
 # Each product with a usual shelf price in EUR: markets vary it a little, deals take 10–45% off, so
 # comparing one product across markets shows believable prices.
 CATEGORIES = {
@@ -49,15 +48,6 @@ DISTRICTS = ["Mitte", "Kreuzberg", "Neukölln", "Friedrichshain", "Prenzlauer Be
              "Charlottenburg", "Pankow", "Treptow", "Lichtenberg"]
 STREETS = ["Hauptstraße", "Bahnhofstraße", "Lindenallee", "Schillerstraße", "Parkstraße", "Oranienstraße",
            "Kastanienallee", "Bergmannstraße", "Sonnenallee", "Turmstraße", "Karl-Marx-Straße", "Greifswalder Straße"]
-
-
-def market_staff_group() -> Group:
-    group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
-    perms = Permission.objects.filter(
-        content_type__app_label="discounts", codename__in=["add_discount", "change_discount", "delete_discount", "view_discount"]
-    ) | Permission.objects.filter(content_type__app_label="markets", codename="view_market")
-    group.permissions.set(perms)
-    return group
 
 
 def _user(username: str, password: str, **fields) -> User:

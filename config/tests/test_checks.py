@@ -1,8 +1,7 @@
 import pytest
 from django.core import checks
 
-from config.checks import production_settings_safe
-from realtime.checks import websocket_origin_validated
+from config.checks import production_settings_safe, websocket_origin_validated
 
 
 def test_deploy_checks_flag_local_mode_and_wildcard_hosts(settings):

@@ -9,12 +9,12 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from discounts.dashboard import staff_dashboard
+from dashboard.figures import staff_dashboard
 
 
 @staff_member_required
 def dashboard_page(request):
-    return render(request, "discounts/staff.html")
+    return render(request, "dashboard/staff.html")
 
 
 class StaffDashboardView(APIView):

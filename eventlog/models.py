@@ -1,3 +1,5 @@
+"""The event log's tables. They were made by the ``realtime`` app and keep its table names."""
+
 from __future__ import annotations
 
 import uuid
@@ -6,7 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 
-from realtime.log_epoch import new_epoch
+from eventlog.epoch import new_epoch
 
 
 class OutboxEvent(models.Model):
@@ -43,6 +45,7 @@ class OutboxEvent(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "realtime_outboxevent"
         ordering = ["id"]
         indexes = [
             models.Index(
@@ -50,7 +53,7 @@ class OutboxEvent(models.Model):
                 name="outbox_pending_due",
                 condition=models.Q(state="pending"),
             ),
-            # The relay takes pending rows in id order, a batch at a time (realtime.relay.sequence_batch).
+            # The relay takes pending rows in id order, a batch at a time (``realtime.relay.sequence_batch``).
             models.Index(fields=["id"], name="outbox_pending_id", condition=models.Q(state="pending")),
             models.Index(
                 fields=["sequenced_at"],
@@ -71,11 +74,14 @@ class LogHead(models.Model):
     position = models.BigIntegerField(default=0)
     epoch = models.CharField(
         max_length=16, default=new_epoch,
-        help_text="Which log this is; changed when positions went back (realtime.log_epoch).",
+        help_text="Which log this is; changed when positions went back (eventlog.epoch).",
     )
     pruned_through = models.BigIntegerField(
         default=0, help_text="Events at or below this position were deleted; older cursors get a fresh snapshot."
     )
+
+    class Meta:
+        db_table = "realtime_loghead"
 
 
 class LogConsumer(models.Model):
@@ -89,6 +95,9 @@ class LogConsumer(models.Model):
     epoch = models.CharField(max_length=16, blank=True, help_text="The log epoch the position belongs to.")
     deduplicated = models.BigIntegerField(default=0, help_text="Decisions a replay found already made.")
     updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "realtime_logconsumer"
 
     def __str__(self) -> str:
         return f"{self.name} at {self.position}"

@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from discounts.demo import market_staff_group
+from discounts.permissions import market_staff_group
 from tests.factories import MarketFactory, ShopperFactory, UserFactory, create_deal
 
 pytestmark = pytest.mark.django_db

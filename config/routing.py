@@ -1,7 +1,9 @@
+"""The socket paths: each app's consumers, wired here as ``config.urls`` wires the pages."""
+
 from django.urls import path, re_path
 
+from dashboard.consumers import StaffConsumer
 from realtime.consumers import DealsConsumer, UnknownPathConsumer
-from realtime.staff_consumer import StaffConsumer
 
 websocket_urlpatterns = [
     path("ws/deals/", DealsConsumer.as_asgi()),

@@ -2,7 +2,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from discounts.demo import seed_demo_city
+from demo.seeding import seed_demo_city
 from discounts.models import Discount
 from markets.models import Market
 
