@@ -1,0 +1,158 @@
+"""The deals socket and the process hub, driven through Channels' communicator over the real Redis
+layer and database (no daphne): fast checks of the consumer's protocol beside tests/test_live_*.py."""
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+from redis.asyncio import Redis
+
+from config.asgi import application
+from realtime import consumers, hub as hub_module, relay
+from realtime.hub import LEAVE_AFTER_SECONDS, LiveHub
+from tests.factories import BERLIN, MarketFactory, ShopperFactory, create_deal, offset_km
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def live(monkeypatch):
+    """A hub of this test's own: the process's one belongs to the loop that first used it."""
+    fresh = LiveHub()
+    monkeypatch.setattr(hub_module, "hub", fresh)
+    monkeypatch.setattr(consumers, "hub", fresh)
+    return fresh
+
+
+def _session(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies["sessionid"].value
+
+
+def socket(session: str, path: str = "/ws/deals/") -> WebsocketCommunicator:
+    return WebsocketCommunicator(application, path, headers=[
+        (b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000"), (b"cookie", f"sessionid={session}".encode()),
+    ])
+
+
+async def frame(ws: WebsocketCommunicator, timeout: float = 5) -> dict:
+    return json.loads(await ws.receive_from(timeout=timeout))
+
+
+@database_sync_to_async
+def publish_deal(km_north: float, product: str):
+    deal = create_deal(market=MarketFactory(lat=offset_km(*BERLIN, north_km=km_north)[0], lng=BERLIN[1]), product=product)
+    relay.relay_pending()
+    return deal
+
+
+async def redis_subscribers(groups: set[str]) -> dict[str, int]:
+    """Redis's own count of subscribers to each group's pub/sub channel."""
+    client = Redis.from_url(settings.REDIS_URL)
+    try:
+        channels = {name.decode(): name for name in await client.pubsub_channels()}
+        counts = {}
+        for group in groups:
+            names = [raw for name, raw in channels.items() if name.endswith(group)]
+            counts[group] = sum(n for _, n in await client.pubsub_numsub(*names)) if names else 0
+        return counts
+    finally:
+        await client.aclose()
+
+
+def run(coro):
+    async def with_cleanup():
+        try:
+            await coro
+        finally:
+            for task in hub_module.hub._tasks:
+                task.cancel()
+
+    asyncio.run(with_cleanup())
+
+
+def test_a_shopper_gets_a_snapshot_then_the_deals_published_in_their_area_only(live):
+    session = _session(ShopperFactory())
+
+    async def scenario():
+        ws = socket(session)
+        connected, _ = await ws.connect()
+        assert connected
+        snapshot = await frame(ws)
+        assert snapshot["type"] == "snapshot" and snapshot["deals"] == []
+        # just past the 5 km radius (inside a cell the area's cover shares) and in another city
+        await publish_deal(5.4, "Milk just too far")
+        await publish_deal(40, "Milk in another city")
+        await publish_deal(1, "Near milk")
+        event = await frame(ws)
+        assert event["type"] == "event" and event["event"]["data"]["product"] == "Near milk"
+        assert 0.9 < event["distance_km"] < 1.1 and event["cursor"]
+        assert await ws.receive_nothing(timeout=0.5)  # the far deals never came
+        await ws.disconnect()
+
+    run(scenario())
+
+
+def test_a_bad_frame_gets_an_error_frame_and_the_socket_keeps_working(live):
+    session = _session(ShopperFactory())
+
+    async def scenario():
+        ws = socket(session)
+        await ws.connect()
+        await frame(ws)
+        await ws.send_to(text_data="{not json")
+        assert (await frame(ws))["code"] == "bad_json"
+        await ws.send_to(text_data=json.dumps({"type": "subscribe", "lat": 91, "lng": 0, "radius_km": 2}))
+        assert (await frame(ws))["code"] == "invalid_subscription"
+        await ws.send_to(text_data=json.dumps({"type": "subscribe", "lat": BERLIN[0], "lng": BERLIN[1], "radius_km": 2}))
+        assert (await frame(ws))["type"] == "snapshot"
+        await ws.disconnect()
+
+    run(scenario())
+
+
+def test_a_resume_from_a_cursor_replays_exactly_what_was_missed(live):
+    session = _session(ShopperFactory())
+
+    async def scenario():
+        first = socket(session)
+        await first.connect()
+        cursor = (await frame(first))["cursor"]
+        await first.disconnect()
+        await publish_deal(1, "Missed while away")
+        lat, lng = BERLIN
+        back = socket(session, f"/ws/deals/?lat={lat}&lng={lng}&radius_km=5&after={cursor}")
+        await back.connect()
+        replayed = await frame(back)
+        assert replayed["type"] == "event" and replayed["event"]["data"]["product"] == "Missed while away"
+        assert await back.receive_nothing(timeout=0.5)  # no snapshot, no repeat
+        await back.disconnect()
+
+    run(scenario())
+
+
+def test_the_process_subscribes_once_per_cell_and_leaves_after_the_last_socket(live):
+    sessions = [_session(ShopperFactory()) for _ in range(3)]
+
+    async def scenario():
+        sockets = [socket(s) for s in sessions]
+        for ws in sockets:
+            await ws.connect()
+            await frame(ws)
+        groups = set(live.members)
+        assert groups and all(len(live.members[g]) == 3 for g in groups)  # three sockets share each cell
+        assert await redis_subscribers(groups) == {g: 1 for g in groups}  # Redis sees the process once
+        for ws in sockets[:2]:
+            await ws.disconnect()
+        await asyncio.sleep(LEAVE_AFTER_SECONDS + 0.5)
+        assert await redis_subscribers(groups) == {g: 1 for g in groups}  # one socket still needs them
+        await sockets[2].disconnect()
+        await asyncio.sleep(LEAVE_AFTER_SECONDS + 0.5)
+        assert await redis_subscribers(groups) == {g: 0 for g in groups} and not live.members
+
+    run(scenario())
