@@ -52,8 +52,10 @@ class Recorder:
         self.received: dict[str, list[str]] = {}
         # Snapshots after the first (a resume answered with one, or a resync): session -> their cursors.
         self.snapshots: dict[str, list[str]] = {}
-        # Sockets the server closed while the shopper was reading, by close code (a page would reconnect).
+        # Sockets the server closed while the shopper was reading, by close code; each came back from its
+        # cursor as the page does (``reconnects_after_close``).
         self.closed_by_server: dict[str, int] = {}
+        self.reconnects_after_close = 0
 
 
 class SocketShopper:
@@ -127,7 +129,17 @@ async def run_sockets(args, shoppers: list[dict], rec: Recorder, stop: asyncio.E
     ok = await asyncio.gather(*(connect(c, False) for c in clients))
     Path(args.ready).write_text(json.dumps({"connected": sum(ok), "failed": len(ok) - sum(ok),
                                             "connect_s": time.monotonic() - started}))
-    readers = {c: asyncio.create_task(c.read()) for c, connected in zip(clients, ok) if connected}
+    async def keep_reading(client: SocketShopper) -> None:
+        """Read frames; when the server closes the socket, come back from the cursor as the page does."""
+        while True:
+            try:
+                await client.read()
+            except websockets.ConnectionClosed:
+                if await reconnect_as_the_page_does(client, time.monotonic() + STORM_DEADLINE_S) is None:
+                    return
+                rec.reconnects_after_close += 1
+
+    readers = {c: asyncio.create_task(keep_reading(c)) for c, connected in zip(clients, ok) if connected}
 
     async def reconnect_as_the_page_does(client: SocketShopper, deadline: float) -> int | None:
         """Reconnect from the cursor until it works, waiting as static/js/live.js does between tries
@@ -148,9 +160,15 @@ async def run_sockets(args, shoppers: list[dict], rec: Recorder, stop: asyncio.E
         await asyncio.gather(*(c.ws.close() for c in readers), return_exceptions=True)
         begun = time.monotonic()
         clients_back = list(readers)
-        tries = await asyncio.gather(*(reconnect_as_the_page_does(c, begun + STORM_DEADLINE_S) for c in clients_back))
-        for c, took in zip(clients_back, tries):
-            readers[c] = asyncio.create_task(c.read()) if took else readers[c]
+
+        async def come_back(client: SocketShopper) -> int | None:
+            took = await reconnect_as_the_page_does(client, begun + STORM_DEADLINE_S)
+            if took:
+                # Read at once, as a page does: frames left unread stop the client answering pings.
+                readers[client] = asyncio.create_task(keep_reading(client))
+            return took
+
+        tries = await asyncio.gather(*(come_back(c) for c in clients_back))
         back = [took for took in tries if took]
         Path(args.ready + ".storm").write_text(json.dumps({
             "reconnected": len(back), "failed": len(tries) - len(back), "storm_s": time.monotonic() - begun,
@@ -234,7 +252,7 @@ async def main_async(args) -> None:
         "not_modified": rec.not_modified, "errors": rec.errors, "duplicates": rec.duplicates,
         "received": rec.received,
         "snapshots": rec.snapshots,
-        "closed_by_server": rec.closed_by_server,
+        "closed_by_server": rec.closed_by_server, "reconnects_after_close": rec.reconnects_after_close,
     }))
 
 

@@ -217,7 +217,8 @@ def run(args) -> dict:
                               not_back={session for s in storms for session in s["not_back"]}),
                  "duplicates": sum(r["duplicates"] for r in results),
                  "closed_by_server": {code: sum(r.get("closed_by_server", {}).get(code, 0) for r in results)
-                                      for code in {c for r in results for c in r.get("closed_by_server", {})}}}
+                                      for code in {c for r in results for c in r.get("closed_by_server", {})}},
+                 "reconnects_after_close": sum(r.get("reconnects_after_close", 0) for r in results)}
         say(f"  back in {storm['storm_s']} s ({storm['retried']} retried, at most {storm['most_tries']} tries; "
             f"{storm['failed']} not back), {storm['lost']} of {storm['expected_deliveries']} deliveries lost, "
             f"{storm['resynced']} shown by a fresh snapshot instead, {storm['duplicates']} duplicates")
