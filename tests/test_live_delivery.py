@@ -20,14 +20,7 @@ from eventlog.models import LogHead, OutboxEvent
 from harness.shopper import ShopperSocket, session_cookie, stuck_socket
 from harness.stack import metric, wait_for
 from tests.factories import (
-    BERLIN,
-    TEST_PASSWORD,
-    CategoryFactory,
-    MarketFactory,
-    ShopperFactory,
-    UserFactory,
-    create_deal,
-    offset_km,
+    BERLIN, TEST_PASSWORD, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km,
 )
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]

@@ -14,14 +14,7 @@ from websockets.exceptions import WebSocketException
 from harness.proxy import FaultProxy
 from localdev.embedded import free_port
 from tests.factories import (
-    BERLIN,
-    TEST_PASSWORD,
-    CategoryFactory,
-    MarketFactory,
-    ShopperFactory,
-    UserFactory,
-    create_deal,
-    offset_km,
+    BERLIN, TEST_PASSWORD, CategoryFactory, MarketFactory, ShopperFactory, UserFactory, create_deal, offset_km,
 )
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]

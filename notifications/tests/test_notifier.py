@@ -9,15 +9,7 @@ from eventlog.models import LogConsumer, OutboxEvent
 from notifications import notifier
 from notifications.models import Notification, NotifierDeadEvent, WatchedProduct
 from realtime import relay
-from tests.factories import (
-    BERLIN,
-    CategoryFactory,
-    MarketFactory,
-    ShopperFactory,
-    create_deal,
-    offset_km,
-    push_subscription_for,
-)
+from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, create_deal, offset_km, push_subscription_for
 
 pytestmark = pytest.mark.django_db
 
