@@ -75,9 +75,10 @@ def drive(rate: float, seconds: float, rng: random.Random) -> int:
 
     done, started = 0, time.monotonic()
     while time.monotonic() - started < seconds:
-        due = started + done / rate
-        if time.monotonic() < due:
-            time.sleep(due - time.monotonic())
+        # Read the clock once: between two reads the wait can pass zero, and sleep refuses a negative one.
+        wait = started + done / rate - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
         simulate_step(rng)
         done += 1
     return done
