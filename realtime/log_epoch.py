@@ -29,17 +29,12 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
-def _head_and_epoch() -> tuple[int, str]:
-    head, _, epoch = log_bounds()
-    return head, epoch
-
-
 def ensure_not_rewound() -> None:
     """Start a new epoch if the log's head is below what was already pushed under its epoch.
 
     Precondition: the caller holds the relay's turn (nothing sequences meanwhile).
     """
-    head, epoch = _head_and_epoch()
+    head, _, epoch = log_bounds()
     try:
         mark = _redis().get(_mark_key())
     except redis.RedisError:
@@ -57,7 +52,7 @@ def ensure_not_rewound() -> None:
 
 def remember_pushed() -> None:
     """Record the head as pushed under the current epoch (after a successful push)."""
-    head, epoch = _head_and_epoch()
+    head, _, epoch = log_bounds()
     try:
         _redis().set(_mark_key(), f"{epoch}:{head}")
     except redis.RedisError:
