@@ -114,9 +114,27 @@ class Stack:
         threading.Thread(target=watch, name="worker-supervisor", daemon=True).start()
 
     def start_worker(self) -> subprocess.Popen:
+        name = f"worker-{len(self.workers)}"
+        since = self._log_size(name)
         proc = self._spawn_worker(len(self.workers))
         self.workers.append(proc)
+        self._wait_consuming(name, since)
         return proc
+
+    def _log_size(self, name: str) -> int:
+        log = self.logdir / f"{name}.log"
+        return log.stat().st_size if log.exists() else 0
+
+    def _wait_consuming(self, name: str, since: int) -> None:
+        """Until the Celery worker logging to ``name`` says it is ready (its log after ``since``).
+
+        As ``start_web`` waits for ``/healthz``: a test that starts right after would otherwise race the
+        worker's start-up, and its first event could arrive after a drain's quiet second (the tests that
+        asserted on that passed only after another test had warmed the stack).
+        """
+        log = self.logdir / f"{name}.log"
+        if not wait_for(lambda: b" ready." in log.read_bytes()[since:], timeout=60):
+            raise RuntimeError(f"the Celery worker {name} did not start within 60 s (see {log})")
 
     def _spawn_worker(self, index: int) -> subprocess.Popen:
         return self._spawn(
@@ -129,11 +147,13 @@ class Stack:
         """The notifier's own worker, on its own queue, as the Procfile's ``notifier`` line runs it."""
         from django.conf import settings
 
+        since = self._log_size("notifier")
         self.notifier = self._spawn(
             "notifier",
             [str(BIN / "celery"), "-A", "config", "worker", "-Q", settings.NOTIFY_QUEUE, "--concurrency=2",
              "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO", "-n", "notifier@%h"],
         )
+        self._wait_consuming("notifier", since)
         return self.notifier
 
     def start_beat(self) -> None:
