@@ -70,11 +70,10 @@ class SocketShopper:
         self.snapshot_cursors: list[str] = []
 
     async def open(self, *, resume: bool) -> None:
-        url = self.url
-        if resume:
-            # As the live page reconnects: its own area and cursor in the URL, no saved-location snapshot.
-            url += "?" + urlencode({"lat": self.shopper["lat"], "lng": self.shopper["lng"],
-                                    "radius_km": self.shopper["radius_km"], "after": self.cursor})
+        # As the live page connects: it shows the saved location before it opens the socket, so the
+        # area (and, reconnecting, the cursor) is in the URL and the server need not read the account.
+        area = {"lat": self.shopper["lat"], "lng": self.shopper["lng"], "radius_km": self.shopper["radius_km"]}
+        url = self.url + "?" + urlencode({**area, "after": self.cursor} if resume else area)
         self.ws = await websockets.connect(
             url, additional_headers={"Cookie": f"sessionid={self.shopper['session']}", "Origin": self.origin},
             open_timeout=120, max_size=2**24, ping_interval=None, close_timeout=1)

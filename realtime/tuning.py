@@ -5,16 +5,23 @@ object on a full collection, and its default gen-0 threshold (700 allocations) m
 trigger collections constantly; both showed up as pauses that delayed every socket. Objects that
 exist once the app is loaded (modules, settings, URL patterns) are frozen out of collection, and
 young collections run less often. ``REALTIME_GC_THRESHOLD=0`` keeps CPython's defaults.
+
+autobahn (daphne's WebSocket protocol) pretty-prints its whole configuration for a debug log line
+on every connection, whether or not debug logging is on: 7.6% of the web process's CPU while
+shoppers connected (py-spy, ``bench.run --connect-only --profile``). The text is now made only if
+the line is written.
 """
 
 from __future__ import annotations
 
 import gc
+from pprint import pformat
 
 from django.conf import settings
 
 
 def tune_for_many_sockets() -> None:
+    defer_autobahn_config_dump()
     threshold = settings.REALTIME_GC_THRESHOLD
     if threshold <= 0:
         return
@@ -22,3 +29,31 @@ def tune_for_many_sockets() -> None:
     gc.freeze()
     _, gen1, gen2 = gc.get_threshold()
     gc.set_threshold(threshold, gen1, gen2)
+
+
+class PrettyWhenLogged:
+    """``pformat(obj)``, computed when a log line formats it (txaio drops disabled levels unformatted)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj) -> None:
+        self.obj = obj
+
+    def __format__(self, spec: str) -> str:
+        return format(pformat(self.obj), spec)
+
+    def __str__(self) -> str:
+        return pformat(self.obj)
+
+
+def defer_autobahn_config_dump() -> None:
+    """Give autobahn's protocol module a ``pformat`` that formats only when logged.
+
+    Its other use, ``Timings.__str__``, must return a string: it gets the real one back.
+    """
+    try:
+        from autobahn.websocket import protocol
+    except ImportError:  # served by uvicorn without daphne installed
+        return
+    protocol.pformat = PrettyWhenLogged
+    protocol.Timings.__str__ = lambda timings: pformat(timings._timings)

@@ -1,0 +1,46 @@
+import pprint
+
+import txaio
+from autobahn.websocket import protocol
+
+from realtime import tuning
+
+CONFIG = [("autoPingInterval", 60, "WebSocketServerFactory"), ("openHandshakeTimeout", 30, "WebSocketServerFactory")]
+
+
+def _counting_pformat(monkeypatch) -> list:
+    calls = []
+    monkeypatch.setattr(tuning, "pformat", lambda obj: calls.append(obj) or pprint.pformat(obj))
+    monkeypatch.setattr(protocol, "pformat", lambda obj: calls.append(obj) or pprint.pformat(obj))
+    return calls
+
+
+def test_autobahn_formats_its_configuration_only_for_a_line_that_is_written(monkeypatch):
+    txaio.use_twisted()
+    calls = _counting_pformat(monkeypatch)
+    monkeypatch.setattr(protocol.Timings, "__str__", protocol.Timings.__str__)
+    txaio.set_global_log_level("info")
+    quiet = txaio.make_logger()
+
+    # As shipped, the debug line's text is made for a logger that drops it.
+    quiet.debug("\n{attrs}", attrs=protocol.pformat(CONFIG))
+    assert len(calls) == 1
+
+    tuning.defer_autobahn_config_dump()
+    quiet.debug("\n{attrs}", attrs=protocol.pformat(CONFIG))
+    assert len(calls) == 1
+
+    # Written, it reads as before.
+    assert "{attrs}".format(attrs=protocol.pformat(CONFIG)) == pprint.pformat(CONFIG)
+    assert str(protocol.pformat(CONFIG)) == pprint.pformat(CONFIG)
+    assert len(calls) == 3
+
+
+def test_autobahn_timings_still_print_as_text(monkeypatch):
+    monkeypatch.setattr(protocol, "pformat", protocol.pformat)
+    monkeypatch.setattr(protocol.Timings, "__str__", protocol.Timings.__str__)
+    tuning.defer_autobahn_config_dump()
+    timings = protocol.Timings()
+    timings.track("onOpen")
+
+    assert "onOpen" in str(timings)
