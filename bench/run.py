@@ -195,12 +195,14 @@ def run(args) -> dict:
                 break
         say(f"reconnect storm: all {connected} shoppers drop and resume from their cursors at once")
         storm_from = time.time()
+        spies = profile(args, stack, "storm", seconds=args.phase_s)
         for proc, _, _ in loadgens:
             proc.send_signal(signal.SIGUSR2)
         driver = threading.Thread(target=drive, args=(args.reference_rate, args.phase_s, random.Random(9)), daemon=True)
         driver.start()
         storms = [wait_ready(Path(str(ready) + ".storm"), proc, "storm") for proc, ready, _ in loadgens]
         driver.join()
+        finish_profile(spies)
         storm_until = time.time()
         # Loss is counted only once the process has caught up: an event still in flight is late, not lost.
         settle_until = time.monotonic() + 60
@@ -412,7 +414,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int)
     parser.add_argument("--web", type=int, default=1)
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
-    parser.add_argument("--profile", action="store_true", help="py-spy the servers while connecting and at 5x the reference rate")
+    parser.add_argument("--profile", action="store_true", help="py-spy the servers while connecting, at the reference rate and in the reconnect storm")
     parser.add_argument("--rates", type=lambda text: [float(r) for r in text.split(",")], help="changes/s, e.g. 10,25")
     parser.add_argument("--connect-only", action="store_true", help="stop after connecting (for profiling connects)")
     parser.add_argument("--name")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import h3
 
@@ -122,7 +123,15 @@ def covering_cells(lat: float, lng: float, radius_km: float) -> list[str]:
 
 
 def _may_overlap(cell: str, lat: float, lng: float, radius_km: float) -> bool:
+    centre_lat, centre_lng, reach = _centre_and_reach(cell)
+    return distance_km(lat, lng, centre_lat, centre_lng) <= radius_km + reach
+
+
+# A city has a few hundred cells at each resolution, and every subscription walks some of them.
+@lru_cache(maxsize=65_536)
+def _centre_and_reach(cell: str) -> tuple[float, float, float]:
+    """A cell's centre and the distance from it to its farthest vertex, with 1% slack for the cell's
+    edges bulging past the chords between its vertices."""
     centre = h3.cell_to_latlng(cell)
     reach = max(distance_km(*centre, *vertex) for vertex in h3.cell_to_boundary(cell))
-    # 1% slack for the cell's edges bulging past the chords between its vertices.
-    return distance_km(lat, lng, *centre) <= radius_km + reach * 1.01
+    return centre[0], centre[1], reach * 1.01
