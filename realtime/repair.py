@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from eventlog.selectors import log_bounds, log_events
+from eventlog.selectors import log_bounds
 from realtime import metrics
 from realtime.db import db_read
 from realtime.frames import LiveEvent
 from realtime.reach import reach
+from realtime.recent_log import recent_log
 from realtime.selectors import REPLAY_LIMIT
 
 if TYPE_CHECKING:
@@ -68,13 +69,14 @@ class LogRepair:
             logger.warning("the event log changed (epoch %s, head %s): every socket gets a fresh snapshot", epoch, latest)
             self.repaired_through, self.latest, self.epoch = latest, latest, epoch
             metrics.followed_log.info({"epoch": epoch})
+            recent_log.forget()
             await hub.restart_log()
             return 0
         low, through = self.repaired_through, self.latest
         self.latest = latest
         repaired = 0
         if through > low and hub.members:
-            rows = await db_read(log_events)(after=low, through=through, limit=REPLAY_LIMIT + 1)
+            rows = await db_read(recent_log.between)(after=low, through=through, epoch=epoch, limit=REPLAY_LIMIT + 1)
             if len(rows) > REPLAY_LIMIT:
                 # Pub/sub was away for longer than a replay covers: every socket starts over.
                 for consumer in list(hub.consumers):

@@ -7,8 +7,9 @@ from typing import Any
 
 from discounts.selectors import deals_search
 from discounts.serializers import deal_data
-from eventlog.selectors import LogEvent, log_bounds, log_events, log_head_mark
+from eventlog.selectors import LogEvent, log_bounds, log_head_mark
 from realtime.cursor import Cursor
+from realtime.recent_log import recent_log
 from realtime.snapshots import SNAPSHOT_LIMIT, Snapshot, city, snapshot_from_copy
 from realtime.subscriptions import Subscription
 
@@ -58,7 +59,7 @@ def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEv
     head, floor, epoch = log_bounds()
     if cursor.epoch != epoch or cursor.base > head or cursor.base < floor:
         raise CursorTooOld()
-    events = log_events(after=cursor.base, through=head, cells=sub.cells, limit=REPLAY_LIMIT + 1)
+    events = recent_log.between(after=cursor.base, through=head, epoch=epoch, cells=sub.cells, limit=REPLAY_LIMIT + 1)
     if len(events) > REPLAY_LIMIT:
         raise CursorTooOld()
     matched = []

@@ -1,0 +1,75 @@
+"""The log's latest events, kept decoded by each web process, so a crowd resuming reads them once.
+
+In a reconnect storm every shopper resumes from a cursor a few seconds old: each read the same
+recent rows from PostgreSQL and decoded their JSON again, a fifth of the web process's CPU while
+10,000 came back (py-spy, ``bench.run --quick --profile``, the storm's profile). The process keeps
+the last ``WINDOW`` positions of the log (every cell), filled by whoever first needs a range: the
+repair tick, which reads every new event once a second anyway, or a resume reading up to the head.
+
+Exact, as cursors are: an event's position and epoch name it (positions are handed out in order
+under a lock and become visible in that order, ``realtime.relay``), so a position read once under
+an epoch never changes. A log of another epoch, or one whose head went back (a restore), empties
+the window.
+"""
+
+from __future__ import annotations
+
+import threading
+from bisect import bisect_right
+
+from eventlog.selectors import LogEvent, log_events
+
+WINDOW = 2000
+
+
+class RecentLog:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.epoch: str | None = None
+        # The events with ``low < position <= high``, in position order.
+        self.low = self.high = 0
+        self.events: list[LogEvent] = []
+        self.positions: list[int] = []
+
+    def between(
+        self, *, after: int, through: int, epoch: str, limit: int, cells: frozenset[str] | None = None,
+    ) -> list[LogEvent]:
+        """At most ``limit`` events with ``after < position <= through``, in order, of log ``epoch``,
+        only those routed to ``cells`` if given (as ``eventlog.selectors.log_events``).
+
+        Precondition: ``through`` and ``epoch`` were read together from the log (``log_bounds``).
+        """
+        if after >= through:
+            return []
+        if through - after > WINDOW:
+            return log_events(after=after, through=through, cells=cells, limit=limit)
+        with self._lock:
+            if epoch != self.epoch or self.low == self.high or through - self.high > WINDOW:
+                # Another log, nothing kept yet, or all of it would be trimmed: start at ``after``.
+                self.epoch, self.low, self.high, self.events, self.positions = epoch, after, after, [], []
+            if after < self.low:
+                return log_events(after=after, through=through, cells=cells, limit=limit)
+            if through > self.high:
+                self._extend(through)
+            kept = self.events[bisect_right(self.positions, after):bisect_right(self.positions, through)]
+        if cells is not None:
+            kept = [event for event in kept if not cells.isdisjoint(event.cells)]
+        return kept[:limit]
+
+    def forget(self) -> None:
+        """Drop what is kept (the log went back: a restore, noticed by ``realtime.repair``)."""
+        with self._lock:
+            self.epoch, self.low, self.high, self.events, self.positions = None, 0, 0, [], []
+
+    def _extend(self, through: int) -> None:
+        fresh = log_events(after=self.high, through=through, limit=through - self.high)
+        self.events.extend(fresh)
+        self.positions.extend(event.position for event in fresh)
+        self.high = through
+        if self.high - self.low > WINDOW:
+            self.low = self.high - WINDOW
+            drop = bisect_right(self.positions, self.low)
+            del self.events[:drop], self.positions[:drop]
+
+
+recent_log = RecentLog()

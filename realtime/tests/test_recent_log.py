@@ -1,0 +1,110 @@
+"""The web process's window of recent log events must answer exactly as the log does."""
+
+import pytest
+
+from eventlog.epoch import rotate_epoch
+from eventlog.models import LogHead, OutboxEvent
+from eventlog.selectors import log_bounds, log_events
+from realtime import recent_log as recent_log_module, relay
+from realtime.recent_log import RecentLog
+from tests.factories import BERLIN, MarketFactory, create_deal
+
+pytestmark = pytest.mark.django_db
+
+MUNICH = (48.137, 11.575)
+
+
+def publish(count: int, where=BERLIN) -> None:
+    market = MarketFactory(lat=where[0], lng=where[1])
+    for _ in range(count):
+        create_deal(market=market)
+    relay.sequence_batch()
+
+
+def ids(events) -> list[str]:
+    return [event.event_id for event in events]
+
+
+def read(window: RecentLog, after: int, **kwargs):
+    head, _, epoch = log_bounds()
+    return window.between(after=after, through=head, epoch=epoch, limit=kwargs.pop("limit", 100), **kwargs)
+
+
+def test_a_crowd_resuming_from_recent_cursors_reads_the_log_once(django_assert_num_queries):
+    window = RecentLog()
+    publish(3)
+    assert ids(read(window, 0)) == ids(log_events(after=0, through=3, limit=100))
+    assert len(read(window, 0)) == 3
+
+    with django_assert_num_queries(1):  # the bounds only
+        assert [e.position for e in read(window, 1)] == [2, 3]
+    head, _, epoch = log_bounds()
+    with django_assert_num_queries(0):
+        assert window.between(after=2, through=head, epoch=epoch, limit=100)[0].position == 3
+
+
+def test_it_reads_only_what_is_newer_than_it_holds(django_assert_num_queries):
+    window = RecentLog()
+    publish(2)
+    read(window, 0)
+    publish(2)
+    head, _, epoch = log_bounds()
+    with django_assert_num_queries(1):
+        got = window.between(after=1, through=head, epoch=epoch, limit=100)
+    assert ids(got) == ids(log_events(after=1, through=head, limit=100))
+    assert [e.position for e in got] == [2, 3, 4]
+
+
+def test_cells_and_limit_filter_as_the_log_query_does():
+    window = RecentLog()
+    publish(3, BERLIN)
+    publish(2, MUNICH)
+    publish(2, BERLIN)
+    berlin = frozenset(log_events(after=0, through=1, limit=1)[0].cells)
+    for after in range(7):
+        for limit in (1, 2, 10):
+            expected = log_events(after=after, through=7, cells=berlin, limit=limit)
+            assert ids(read(window, after, cells=berlin, limit=limit)) == ids(expected)
+    assert len(read(window, 0, cells=berlin)) == 5
+
+
+def test_a_range_older_or_longer_than_the_window_comes_from_the_log(monkeypatch):
+    monkeypatch.setattr(recent_log_module, "WINDOW", 2)
+    window = RecentLog()
+    publish(5)
+    read(window, 3)
+    assert (window.low, window.high) == (3, 5)
+    assert ids(read(window, 0)) == ids(log_events(after=0, through=5, limit=100))
+    assert ids(read(window, 2)) == ids(log_events(after=2, through=5, limit=100))
+    publish(2)
+    read(window, 5)
+    assert (window.low, window.high) == (5, 7)
+    assert ids(read(window, 4)) == ids(log_events(after=4, through=7, limit=100))
+
+
+def test_a_replaced_log_is_never_answered_from_the_old_one():
+    window = RecentLog()
+    publish(2)
+    before = ids(read(window, 0))
+    # A restore from an older backup: positions start over, for other events.
+    OutboxEvent.objects.all().delete()
+    LogHead.objects.filter(pk=1).update(position=0, pruned_through=0)
+    publish(2)
+    # Positive control: under the same epoch the window answers with what it held (as a cursor would).
+    assert ids(read(window, 0)) == before
+
+    rotate_epoch()  # what the relay does on noticing the rewind (eventlog.epoch)
+    after = ids(read(window, 0))
+    assert after == ids(log_events(after=0, through=2, limit=100))
+    assert set(after).isdisjoint(before)
+
+
+def test_forgetting_drops_what_it_held():
+    window = RecentLog()
+    publish(2)
+    before = ids(read(window, 0))
+    OutboxEvent.objects.all().delete()
+    LogHead.objects.filter(pk=1).update(position=0, pruned_through=0)
+    publish(2)
+    window.forget()  # the repair noticed the head go back
+    assert set(ids(read(window, 0))).isdisjoint(before)
