@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
 from markets.selectors import markets_managed_by
-from realtime.consumers import CLOSE_SESSION_ENDED, EndsWithLogin, close_when_session_expires
+from realtime.consumers import CLOSE_SESSION_ENDED, EndsWithLogin, NoThreadHopPerMessage, close_when_session_expires
 from realtime.groups import logins_of, staff_group
 from realtime.hub import hub
 
@@ -20,7 +20,7 @@ def _market_ids(user) -> list[int]:
     return list(markets_managed_by(user).values_list("pk", flat=True)[:MAX_MARKETS])
 
 
-class StaffConsumer(EndsWithLogin, AsyncWebsocketConsumer):
+class StaffConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         """Staff only; joins the staff group of each market they manage."""
         user = self.scope.get("user")

@@ -14,6 +14,8 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import orjson
+from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
@@ -57,6 +59,29 @@ def close_when_session_expires(consumer) -> asyncio.TimerHandle | None:
     return asyncio.get_running_loop().call_later(seconds, lambda: asyncio.ensure_future(consumer.end_session()))
 
 
+class NoThreadHopPerMessage:
+    """Handlers run straight from the socket's messages, without Channels' hop to its database thread.
+
+    Channels (4.2+) runs ``close_old_connections`` on its one shared sync thread before every handler
+    and after a disconnect, for consumers that use the ORM from that thread. These consumers reach the
+    database only through ``database_sync_to_async`` (``realtime.db.db_read``), which closes
+    connections around each call itself. The hop was 10% of the web process's CPU in a reconnect storm
+    (py-spy, ``bench.run --quick --profile``), two queued thread round trips per socket.
+    realtime/tests/test_consumers.py checks that a socket's life makes none.
+    """
+
+    async def dispatch(self, message) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def websocket_disconnect(self, message) -> None:
+        # No ``groups`` to leave: the hub holds the process's subscriptions, the dashboard its own.
+        await self.disconnect(message["code"])
+        raise StopConsumer()
+
+
 class EndsWithLogin:
     """A socket the hub knows by its login (``hub.attach``), with a timer for its session's expiry:
     both released however the socket ends, even when the server cancels it."""
@@ -72,7 +97,7 @@ class EndsWithLogin:
                 self.expiry.cancel()
 
 
-class DealsConsumer(EndsWithLogin, AsyncWebsocketConsumer):
+class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer):
     """One shopper's connection.
 
     Subscribes run one at a time under ``self.lock``. While one reads its snapshot or replay,

@@ -116,6 +116,37 @@ def test_a_bad_frame_gets_an_error_frame_and_the_socket_keeps_working(live):
     run(scenario())
 
 
+def test_a_socket_never_queues_on_channels_database_thread(live, monkeypatch):
+    """Channels hops to its shared database thread before each handler unless the consumer opts out."""
+    import channels.consumer
+    import channels.generic.websocket
+
+    hops = []
+
+    async def counted():
+        hops.append(1)
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    monkeypatch.setattr(channels.generic.websocket, "aclose_old_connections", counted)
+    session = _session(ShopperFactory())
+
+    async def scenario():
+        # Positive control: a stock consumer (the one refusing unknown paths) hops.
+        stock = socket(session, "/ws/nowhere/")
+        assert not (await stock.connect())[0]
+        assert hops
+        hops.clear()
+        ws = socket(session)
+        assert (await ws.connect())[0]
+        await frame(ws)
+        await ws.send_to(text_data=json.dumps({"type": "subscribe", "lat": BERLIN[0], "lng": BERLIN[1], "radius_km": 2}))
+        assert (await frame(ws))["type"] == "snapshot"
+        await ws.disconnect()
+        assert hops == []
+
+    run(scenario())
+
+
 def test_a_resume_from_a_cursor_replays_exactly_what_was_missed(live):
     session = _session(ShopperFactory())
 
