@@ -21,6 +21,7 @@ def table(result: dict) -> str:
     rows = [
         ("shoppers connected / failed", f"{result['connections']} / {result['connect_failures']}", "10,000 / 0", "20,000 / 0"),
         ("connect burst (s)", fmt(result["connect_burst_s"]), "≤ 30", "≤ 10"),
+        ("web CPU per connect (ms)", fmt(result.get("web_cpu_ms_per_connect")), "", ""),
         ("commit-to-socket latency p50 / p99 (ms), reference rate",
          f"{fmt(lat['p50'])} / {fmt(lat['p99'])}", "≤ 25 / ≤ 150", "≤ 10 / ≤ 60"),
         ("deliveries/s at the reference rate", fmt(result["deliveries_per_s"]), "", ""),
@@ -35,6 +36,7 @@ def table(result: dict) -> str:
          f"{fmt(storm['storm_s'])}; {storm['lost']} of {storm['expected_deliveries']}"
          + (f" ({storm['resynced']} more shown by a snapshot)" if storm.get("resynced") else "")
          + f"; {storm['duplicates']}", "≤ 30; 0; 0", "≤ 10"),
+        ("reconnect storm: web CPU per shopper, drop and return (ms)", fmt(storm.get("web_cpu_ms_per_shopper")), "", ""),
         ("staff writes over HTTP: failed / over 1 s / total",
          f"{staff['failed']} / {staff['over_1s']} / {staff['requests']}", "0 / 0", "0 / 0"),
         ("3 s polling staleness p50 / p99 (ms)", f"{fmt(stale)} / {fmt(poll['staleness_ms']['p99'])}", "", ""),

@@ -144,21 +144,24 @@ def run(args) -> dict:
             loadgens.append(spawn_loadgen(["--mode", "socket", "--url", url, "--origin", stack.base_url,
                                            "--sessions", str(workdir / f"s{index}.json")], workdir, f"socket{index}"))
         spies = profile(args, stack, "connect", seconds=20)
-        cpu_at_start, connect_started = cpu_by_program(), time.monotonic()
+        cpu_at_start, connect_started, web_cpu_at_start = cpu_by_program(), time.monotonic(), sampler.web_cpu_seconds()
         readies = [wait_ready(ready, proc, "connecting") for proc, ready, _ in loadgens]
         connect_cpu = cpu_split(cpu_at_start, cpu_by_program(), time.monotonic() - connect_started)
+        web_cpu_connecting = sampler.web_cpu_seconds() - web_cpu_at_start
         say(f"  CPU while connecting (% of one core): {connect_cpu}")
         finish_profile(spies)
         connected = sum(r["connected"] for r in readies)
         connect_s = max(r["connect_s"] for r in readies)
         time.sleep(2)
         rss_after = sampler.web_rss()
-        say(f"{connected} connected in {connect_s:.1f}s ({connected / connect_s:.0f}/s)")
+        # The web processes' CPU per connect: steadier than the burst's length, which the box's other load moves.
+        ms_per_connect = round(1000 * web_cpu_connecting / connected, 2) if connected else None
+        say(f"{connected} connected in {connect_s:.1f}s ({connected / connect_s:.0f}/s), {ms_per_connect} ms of web CPU each")
         if args.connect_only:
             for proc, _, out in loadgens:
                 finish_loadgen(proc, out)
             return {"name": args.name, "connections": connected, "connect_burst_s": round(connect_s, 2),
-                    "connect_cpu_percent": connect_cpu}
+                    "connect_cpu_percent": connect_cpu, "web_cpu_ms_per_connect": ms_per_connect}
 
         from django.utils import timezone
 
@@ -194,13 +197,17 @@ def run(args) -> dict:
                 say("  p99 passed 250 ms: the sweep stops here")
                 break
         say(f"reconnect storm: all {connected} shoppers drop and resume from their cursors at once")
-        storm_from = time.time()
+        storm_from, storm_cpu_at, storm_began = time.time(), cpu_by_program(), time.monotonic()
+        storm_web_cpu_at = sampler.web_cpu_seconds()
         spies = profile(args, stack, "storm", seconds=args.phase_s)
         for proc, _, _ in loadgens:
             proc.send_signal(signal.SIGUSR2)
         driver = threading.Thread(target=drive, args=(args.reference_rate, args.phase_s, random.Random(9)), daemon=True)
         driver.start()
         storms = [wait_ready(Path(str(ready) + ".storm"), proc, "storm") for proc, ready, _ in loadgens]
+        storm_cpu = cpu_split(storm_cpu_at, cpu_by_program(), time.monotonic() - storm_began)
+        storm_web_cpu = sampler.web_cpu_seconds() - storm_web_cpu_at
+        say(f"  CPU while the shoppers came back (% of one core): {storm_cpu}")
         driver.join()
         finish_profile(spies)
         storm_until = time.time()
@@ -214,7 +221,9 @@ def run(args) -> dict:
         received = {k: v for r in results for k, v in r["received"].items()}
         snapshots = {k: v for r in results for k, v in r.get("snapshots", {}).items()}
         storm = {"reconnected": sum(s["reconnected"] for s in storms), "failed": sum(s["failed"] for s in storms),
-                 "storm_s": round(max(s["storm_s"] for s in storms), 2),
+                 "storm_s": round(max(s["storm_s"] for s in storms), 2), "cpu_percent": storm_cpu,
+                 # Dropping and coming back, with the deals sent to them meanwhile, per shopper.
+                 "web_cpu_ms_per_shopper": round(1000 * storm_web_cpu / len(shoppers), 2),
                  "retried": sum(s["retried"] for s in storms), "most_tries": max(s["most_tries"] for s in storms),
                  **storm_loss(shoppers, received, snapshots, storm_from, storm_until,
                               not_back={session for s in storms for session in s["not_back"]}),
@@ -291,6 +300,7 @@ def run(args) -> dict:
             "connect_failures": sum(r["failed"] for r in readies),
             "connect_burst_s": round(connect_s, 2),
             "connect_cpu_percent": connect_cpu,
+            "web_cpu_ms_per_connect": ms_per_connect,
             "deliveries_per_s": main["deliveries_per_s"],
             "max_deliveries_per_s_p99_under_250ms": max([p["deliveries_per_s"] for p in saturation] or [0]),
             "saturation_deliveries_per_s": max([p["deliveries_per_s"] for p in saturation] or [0]),
@@ -381,6 +391,7 @@ def print_summary(result: dict) -> None:
     rows = [
         ("connections held", result["connections"]),
         ("connect burst (s)", result["connect_burst_s"]),
+        ("web CPU per connect (ms)", result["web_cpu_ms_per_connect"]),
         ("latency p50 / p95 / p99 (ms)", "{p50} / {p95} / {p99}".format(**result["latency_ms"])),
         ("deliveries per second", result["deliveries_per_s"]),
         ("max deliveries/s with p99 <= 250 ms", result["saturation_deliveries_per_s"]),
@@ -394,6 +405,7 @@ def print_summary(result: dict) -> None:
         ("staff writes: failed / over 1 s / total", "{failed} / {over_1s} / {requests}".format(**result["staff_writes"])),
         ("reconnect storm: back in (s), lost, duplicated", "{storm_s}, {lost} of {expected_deliveries}, {duplicates}".format(
             **result["reconnect_storm"])),
+        ("reconnect storm: web CPU per shopper (ms)", result["reconnect_storm"]["web_cpu_ms_per_shopper"]),
         ("polling: requests/s, bytes/s", f"{poll['requests_per_s']}, {poll['bytes_per_s']} ({poll['clients']} clients)"),
         ("polling staleness p50 / p99 (ms)", "{p50} / {p99}".format(**poll["staleness_ms"])),
         ("notifier: notifications/s (opted in)", "{notifications_per_s} ({opted_in})".format(**result["notifier"])),
