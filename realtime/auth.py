@@ -18,6 +18,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
+from django.db import connections, router
 from django.http.cookie import parse_cookie
 from django.utils import timezone
 
@@ -59,10 +60,16 @@ def _login_of(session_key: str | None) -> tuple[Any, float | None]:
     if model_class is None:
         store = engine.SessionStore(session_key)
     else:
-        row = (
-            model_class().objects.filter(session_key=session_key, expire_date__gt=timezone.now())
-            .values_list("session_data", "expire_date").first()
-        )
+        # One indexed row by primary key: plain SQL, as the ORM's query building was a third of its cost.
+        model = model_class()
+        table, db = model._meta.db_table, router.db_for_read(model)
+        with connections[db].cursor() as cursor:
+            cursor.execute(
+                f"SELECT session_data, expire_date FROM {connections[db].ops.quote_name(table)}"
+                " WHERE session_key = %s AND expire_date > %s",
+                [session_key, timezone.now()],
+            )
+            row = cursor.fetchone()
         if row is None:
             return AnonymousUser(), None
         store, expires = _store_reading(settings.SESSION_ENGINE)(session_key, row[0]), row[1]

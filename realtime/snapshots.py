@@ -14,6 +14,7 @@ reflected. Later events may repeat what the copy shows; applying them again is h
 from __future__ import annotations
 
 import threading
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from discounts.models import Discount
 from discounts.serializers import deal_data
-from markets.geo import distance_km
+from markets.geo import bounding_box, distance_km
 from realtime.subscriptions import Subscription
 
 SNAPSHOT_LIMIT = 500
@@ -43,6 +44,19 @@ class CachedDeal:
 
 
 @dataclass(frozen=True)
+class CityCopy:
+    """The deals sorted by latitude, so an area's snapshot looks only at its own band of the city."""
+
+    deals: list[CachedDeal]
+    lats: list[float]
+
+    @classmethod
+    def of(cls, deals: list[CachedDeal]) -> "CityCopy":
+        deals = sorted(deals, key=lambda deal: deal.lat)
+        return cls(deals, [deal.lat for deal in deals])
+
+
+@dataclass(frozen=True)
 class Snapshot:
     deals: list[dict[str, Any]]
     head: int
@@ -55,9 +69,9 @@ class CityDeals:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.mark: tuple[int, str] | None = None
-        self.deals: list[CachedDeal] | None = None
+        self.copy: CityCopy | None = None
 
-    def at(self, mark: tuple[int, str]) -> list[CachedDeal] | None:
+    def at(self, mark: tuple[int, str]) -> CityCopy | None:
         """The copy as of ``mark`` (head, id of the event there), reloaded if the log moved; None when
         the city is too big to copy.
 
@@ -65,32 +79,33 @@ class CityDeals:
         """
         with self._lock:
             if self.mark != mark:
-                self.deals = self._load()
+                self.copy = self._load()
                 self.mark = mark
-            return self.deals
+            return self.copy
 
     @staticmethod
-    def _load() -> list[CachedDeal] | None:
+    def _load() -> CityCopy | None:
         rows = list(
             Discount.objects.filter(state=Discount.State.ACTIVE, ends_at__gt=timezone.now())
             .select_related("market", "category")[: MAX_CACHED_DEALS + 1]
         )
         if len(rows) > MAX_CACHED_DEALS:
             return None
-        return [
+        return CityCopy.of([
             CachedDeal(deal_data(d), d.market.lat, d.market.lng, d.category_id, d.price, d.starts_at, d.ends_at)
             for d in rows
-        ]
+        ])
 
 
 city = CityDeals()
 
 
-def snapshot_from_copy(deals: list[CachedDeal], sub: Subscription, head: int, epoch: str) -> Snapshot:
+def snapshot_from_copy(copy: CityCopy, sub: Subscription, head: int, epoch: str) -> Snapshot:
     """What ``deals_search(..., ordering="distance")`` returns for the area, from the copy."""
     now = timezone.now()
+    box = bounding_box(sub.lat, sub.lng, sub.radius_km)
     matched = []
-    for deal in deals:
+    for deal in copy.deals[bisect_left(copy.lats, box.min_lat):bisect_right(copy.lats, box.max_lat)]:
         if not deal.starts_at <= now < deal.ends_at:
             continue
         if sub.categories is not None and deal.category not in sub.categories:
