@@ -5,7 +5,8 @@ Channels' single shared database thread, so a crowd of reconnecting shoppers con
 a time. Here the session row (its data and its expiry in one query) and the user (through Django's
 own ``auth.get_user``: session hash checked, as for a page request) are one call on the loop's
 thread pool. What area the socket shows is the consumer's business: a reconnecting page names its
-area in the socket's URL, so only a first connect reads the saved one.
+area in the socket's URL, so only a first connect reads the saved one. A login read a moment ago is
+not read again (``realtime.logins``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django.http.cookie import parse_cookie
 from django.utils import timezone
 
 from realtime.db import db_read
+from realtime.logins import recent_logins
 
 
 @lru_cache(maxsize=None)
@@ -95,7 +97,14 @@ class SessionAuthMiddleware:
                 cookies = parse_cookie(value.decode("latin-1"))
                 break
         session_key = cookies.get(settings.SESSION_COOKIE_NAME)
-        user, expires_in = await db_read(_login_of)(session_key)
+        recalled = recent_logins.recall(session_key) if session_key else None
+        if recalled is not None:
+            user, expires_in = recalled
+        else:
+            generation = recent_logins.generation
+            user, expires_in = await db_read(_login_of)(session_key)
+            if user.is_authenticated:
+                recent_logins.remember(session_key, user, expires_in, generation=generation)
         scope = dict(
             scope, user=user, session_key=session_key if user.is_authenticated else None,
             session_expires_in=expires_in,

@@ -28,6 +28,7 @@ from django.conf import settings
 from realtime import metrics
 from realtime.frames import LiveEvent
 from realtime.groups import LOGINS_GROUP, session_login, user_login
+from realtime.logins import recent_logins
 from realtime.ratelimit import ACCOUNT_SUBSCRIBE_BURST, ACCOUNT_SUBSCRIBES_PER_SECOND, TokenBucket
 
 if TYPE_CHECKING:
@@ -170,6 +171,8 @@ class LiveHub:
     async def _subscribe(self, group: str) -> None:
         await self._layer.group_add(group, self._channel)
         self.joined.add(group)
+        if group == LOGINS_GROUP:
+            recent_logins.hearing = True
 
     def _leave_if_empty(self, group: str) -> None:
         if group in self.members or group not in self.joined or group in self._ops:
@@ -247,6 +250,7 @@ class LiveHub:
                 self._recent.popitem(last=False)
             await self.fan_out(LiveEvent.from_message(message))
         elif kind == "session.ended":
+            recent_logins.forget(message["login"])
             for consumer in list(self.by_login.get(message["login"], ())):
                 await consumer.end_session()
 

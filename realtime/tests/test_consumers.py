@@ -3,6 +3,7 @@ layer and database (no daphne): fast checks of the consumer's protocol beside te
 
 import asyncio
 import json
+from collections import OrderedDict
 
 import pytest
 from channels.db import database_sync_to_async
@@ -14,6 +15,7 @@ from redis.asyncio import Redis
 from config.asgi import application
 from realtime import consumers, hub as hub_module, relay
 from realtime.hub import LEAVE_AFTER_SECONDS, LiveHub
+from realtime.logins import recent_logins
 from tests.factories import BERLIN, MarketFactory, ShopperFactory, create_deal, offset_km
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -25,6 +27,10 @@ def live(monkeypatch):
     fresh = LiveHub()
     monkeypatch.setattr(hub_module, "hub", fresh)
     monkeypatch.setattr(consumers, "hub", fresh)
+    # Nor has it heard any login end: what an earlier hub heard would otherwise let logins in.
+    monkeypatch.setattr(recent_logins, "entries", OrderedDict())
+    monkeypatch.setattr(recent_logins, "by_name", {})
+    monkeypatch.setattr(recent_logins, "hearing", False)
     return fresh
 
 
