@@ -76,6 +76,7 @@ class StaffWriter(threading.Thread):
         self.base_url, self.token, self.market_id, self.category, self.rate = base_url, token, market_id, category, rate
         self.stop = threading.Event()
         self.latencies_ms: list[float] = []
+        self.slow_at: list[float] = []
         self.failed = 0
 
     def run(self) -> None:
@@ -93,12 +94,21 @@ class StaffWriter(threading.Thread):
                     ok = response.status == 201
             except (urllib.error.URLError, TimeoutError, ConnectionError):
                 ok = False
-            self.latencies_ms.append((time.monotonic() - started) * 1000)
+            took_ms = (time.monotonic() - started) * 1000
+            self.latencies_ms.append(took_ms)
+            if took_ms > 1000 or not ok:
+                self.slow_at.append(time.time() - took_ms / 1000)
             self.failed += 0 if ok else 1
 
-    def summary(self) -> dict:
+    def summary(self, phases: dict[str, tuple[float, float]]) -> dict:
+        """``phases``: name -> (start, end) wall-clock; slow or failed requests are counted by the phase
+        they were sent in, so a figure over its goal says what the box was doing then."""
+        by_phase: dict[str, int] = {}
+        for at in self.slow_at:
+            name = next((name for name, (start, end) in phases.items() if start <= at <= end), "between phases")
+            by_phase[name] = by_phase.get(name, 0) + 1
         return {"requests": len(self.latencies_ms), "failed": self.failed,
-                "over_1s": sum(1 for ms in self.latencies_ms if ms > 1000),
+                "over_1s": sum(1 for ms in self.latencies_ms if ms > 1000), "slow_or_failed_by_phase": by_phase,
                 "latency_ms": {"p50": percentile(self.latencies_ms, 50), "p99": percentile(self.latencies_ms, 99)}}
 
 

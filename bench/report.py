@@ -38,7 +38,9 @@ def table(result: dict) -> str:
          + f"; {storm['duplicates']}", "≤ 30; 0; 0", "≤ 10"),
         ("reconnect storm: web CPU per shopper, drop and return (ms)", fmt(storm.get("web_cpu_ms_per_shopper")), "", ""),
         ("staff writes over HTTP: failed / over 1 s / total",
-         f"{staff['failed']} / {staff['over_1s']} / {staff['requests']}", "0 / 0", "0 / 0"),
+         f"{staff['failed']} / {staff['over_1s']} / {staff['requests']}"
+         + "".join(f"; {n} sent during {phase}" for phase, n in staff.get("slow_or_failed_by_phase", {}).items()),
+         "0 / 0", "0 / 0"),
         ("3 s polling staleness p50 / p99 (ms)", f"{fmt(stale)} / {fmt(poll['staleness_ms']['p99'])}", "", ""),
         ("sockets fresher than 3 s polling (staleness p50 / latency p50)", f"{fmt(fresher)}×", "≥ 60×", "≥ 100×"),
     ]

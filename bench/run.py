@@ -312,7 +312,9 @@ def run(args) -> dict:
             "relay_lag_ms": main["relay_lag_ms"],
             "commits_per_s": round(commits_per_s, 1),
             "commit_relay_lag_ms": {"p50": percentile(commit_lags, 50), "p99": percentile(commit_lags, 99)},
-            "staff_writes": staff.summary(),
+            "staff_writes": staff.summary({
+                **{f"{p['rate']:g} changes/s": (p["start"], p["end"]) for p in phases},
+                "reconnect storm": (storm_from, storm_until)}),
             "reconnect_storm": storm,
             "polling": polling["poll"],
             "changes_feed_polling": polling["changes"],
@@ -402,7 +404,8 @@ def print_summary(result: dict) -> None:
         ("outbox relay (events/s)", result["relay_events_per_s"]),
         ("relay lag p50 / p99 (ms)", "{p50} / {p99}".format(**result["relay_lag_ms"])),
         ("deal commits per second", result["commits_per_s"]),
-        ("staff writes: failed / over 1 s / total", "{failed} / {over_1s} / {requests}".format(**result["staff_writes"])),
+        ("staff writes: failed / over 1 s / total", "{failed} / {over_1s} / {requests}, slow or failed in {slow_or_failed_by_phase}".format(
+            **result["staff_writes"])),
         ("reconnect storm: back in (s), lost, duplicated", "{storm_s}, {lost} of {expected_deliveries}, {duplicates}".format(
             **result["reconnect_storm"])),
         ("reconnect storm: web CPU per shopper (ms)", result["reconnect_storm"]["web_cpu_ms_per_shopper"]),

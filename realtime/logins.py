@@ -28,13 +28,14 @@ class Remembered(NamedTuple):
     user: Any
     expires_at: float
     remembered_at: float
-    names: tuple[str, str]
 
 
 class RecentLogins:
+    """Keyed by the session's login name (``realtime.groups.session_login``), the name its end is
+    announced under; a user's end (rare: a password change, a deactivation) is looked for among all."""
+
     def __init__(self) -> None:
         self.entries: OrderedDict[str, Remembered] = OrderedDict()
-        self.by_name: dict[str, set[str]] = {}
         # Counts ended logins heard; a read that saw it change may have raced a logout.
         self.generation = 0
         # Set by the hub while it is subscribed to the ``logins`` group.
@@ -42,12 +43,13 @@ class RecentLogins:
 
     def recall(self, session_key: str) -> tuple[Any, float] | None:
         """The user and the seconds their session has left, if read recently and not ended since."""
-        entry = self.entries.get(session_key)
+        name = session_login(session_key)
+        entry = self.entries.get(name)
         if entry is None:
             return None
         now = time.monotonic()
         if now - entry.remembered_at > settings.REALTIME_LOGIN_REMEMBER_SECONDS or now >= entry.expires_at:
-            self._drop(session_key)
+            del self.entries[name]
             return None
         return entry.user, entry.expires_at - now
 
@@ -56,37 +58,19 @@ class RecentLogins:
         if not self.hearing or generation != self.generation or settings.REALTIME_LOGIN_REMEMBER_SECONDS <= 0:
             return
         now = time.monotonic()
-        self._drop(session_key)
-        names = (user_login(user.pk), session_login(session_key))
-        self.entries[session_key] = Remembered(user, now + expires_in, now, names)
-        for name in names:
-            self.by_name.setdefault(name, set()).add(session_key)
-        self._prune(now)
+        name = session_login(session_key)
+        self.entries.pop(name, None)
+        self.entries[name] = Remembered(user, now + expires_in, now)
+        ttl = settings.REALTIME_LOGIN_REMEMBER_SECONDS
+        while len(self.entries) > MAX_REMEMBERED or now - next(iter(self.entries.values())).remembered_at > ttl:
+            self.entries.popitem(last=False)
 
     def forget(self, login: str) -> None:
         """A login ended (a user's or a session's name, as ``realtime.groups`` spells them)."""
         self.generation += 1
-        for session_key in self.by_name.pop(login, ()):
-            self._drop(session_key)
-
-    def _prune(self, now: float) -> None:
-        ttl = settings.REALTIME_LOGIN_REMEMBER_SECONDS
-        while self.entries:
-            session_key, oldest = next(iter(self.entries.items()))
-            if now - oldest.remembered_at <= ttl and len(self.entries) <= MAX_REMEMBERED:
-                return
-            self._drop(session_key)
-
-    def _drop(self, session_key: str) -> None:
-        entry = self.entries.pop(session_key, None)
-        if entry is None:
-            return
-        for name in entry.names:
-            keys = self.by_name.get(name)
-            if keys is not None:
-                keys.discard(session_key)
-                if not keys:
-                    del self.by_name[name]
+        if self.entries.pop(login, None) is None:
+            for name in [name for name, entry in self.entries.items() if user_login(entry.user.pk) == login]:
+                del self.entries[name]
 
 
 recent_logins = RecentLogins()

@@ -29,7 +29,6 @@ def live(monkeypatch):
     monkeypatch.setattr(consumers, "hub", fresh)
     # Nor has it heard any login end: what an earlier hub heard would otherwise let logins in.
     monkeypatch.setattr(recent_logins, "entries", OrderedDict())
-    monkeypatch.setattr(recent_logins, "by_name", {})
     monkeypatch.setattr(recent_logins, "hearing", False)
     return fresh
 
