@@ -101,7 +101,8 @@ def schedule_todays_digests(*, now: datetime | None = None) -> int:
     wanting = NotificationPreferences.objects.filter(
         digest=NotificationPreferences.Digest.DAILY, user__is_active=True
     ).exclude(user__email="").values_list("user_id", "last_digest_at")
-    rows = [DigestMail(user_id=user_id, day=local.date(), since=last or now - timedelta(days=1)) for user_id, last in wanting]
+    rows = [DigestMail(user_id=user_id, day=local.date(), since=last or now - timedelta(days=1), due_at=now)
+            for user_id, last in wanting]
     return len(DigestMail.objects.bulk_create(rows, ignore_conflicts=True))
 
 
@@ -123,7 +124,7 @@ def send_due_digests(*, now: datetime | None = None) -> int:
             if digest.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
                 digest.state = DigestMail.State.DEAD
             else:
-                digest.due_at = timezone.now() + timedelta(seconds=settings.NOTIFY_BACKOFF_SECONDS * 2 ** (digest.attempts - 1))
+                digest.due_at = now + timedelta(seconds=settings.NOTIFY_BACKOFF_SECONDS * 2 ** (digest.attempts - 1))
             digest.save(update_fields=["attempts", "last_error", "state", "due_at"])
             logger.warning("digest %s not sent (attempt %s): %s", digest.pk, digest.attempts, digest.last_error)
     return len(due)

@@ -85,7 +85,7 @@ def test_smtp_down_then_back_sends_the_digest_once(smtp, settings):
     digest = DigestMail.objects.get()
     assert digest.state == "pending" and digest.attempts == 1 and "Connection refused" in digest.last_error
     settings.EMAIL_PORT = smtp.port
-    DigestMail.objects.update(due_at=timezone.now())
+    DigestMail.objects.update(due_at=morning())
     send_due_digests(now=morning())
     assert DigestMail.objects.get().state == "sent"
     assert sum("patient@" in str(m["To"]) for m in smtp.messages) == 1

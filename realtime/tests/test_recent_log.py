@@ -82,29 +82,28 @@ def test_a_range_older_or_longer_than_the_window_comes_from_the_log(monkeypatch)
     assert ids(read(window, 4)) == ids(log_events(after=4, through=7, limit=100))
 
 
-def test_a_replaced_log_is_never_answered_from_the_old_one():
-    window = RecentLog()
+def restored_from_an_older_backup(window: RecentLog) -> list[str]:
+    """The window read a log of two events; the log now holds two others at the same positions.
+    Returns what the window read."""
     publish(2)
     before = ids(read(window, 0))
-    # A restore from an older backup: positions start over, for other events.
     OutboxEvent.objects.all().delete()
     LogHead.objects.filter(pk=1).update(position=0, pruned_through=0)
     publish(2)
-    # Positive control: under the same epoch the window answers with what it held (as a cursor would).
+    return before
+
+
+@pytest.mark.parametrize("noticed_by", ["the relay rotating the epoch", "the repair seeing the head go back"])
+def test_a_replaced_log_is_never_answered_from_the_old_one(noticed_by):
+    window = RecentLog()
+    before = restored_from_an_older_backup(window)
+    # Positive control: until it is noticed, the window answers with what it held (as a cursor would).
     assert ids(read(window, 0)) == before
 
-    rotate_epoch()  # what the relay does on noticing the rewind (eventlog.epoch)
+    if noticed_by == "the relay rotating the epoch":
+        rotate_epoch()
+    else:
+        window.forget()
     after = ids(read(window, 0))
     assert after == ids(log_events(after=0, through=2, limit=100))
     assert set(after).isdisjoint(before)
-
-
-def test_forgetting_drops_what_it_held():
-    window = RecentLog()
-    publish(2)
-    before = ids(read(window, 0))
-    OutboxEvent.objects.all().delete()
-    LogHead.objects.filter(pk=1).update(position=0, pruned_through=0)
-    publish(2)
-    window.forget()  # the repair noticed the head go back
-    assert set(ids(read(window, 0))).isdisjoint(before)
