@@ -120,7 +120,7 @@ def run(args) -> dict:
     })
     workdir = Path(tempfile.mkdtemp(prefix="dealcast-bench-"))
     try:
-        say(f"starting PostgreSQL (fsync off: throw-away data), Valkey, {args.web} {args.server}, a Celery worker and beat")
+        say(f"starting PostgreSQL (fsync off: throw-away data), Valkey, {args.web} {args.server} (+{args.staff_web} for staff), a Celery worker and beat")
         cluster.start_servers()
         from demo.seeding import seed_demo_city
 
@@ -128,15 +128,18 @@ def run(args) -> dict:
         stack = cluster.stack
         for _ in range(args.web):
             stack.start_web()
+        # As docs/deploy.md lays it out, market staff's paths go to a web process of their own; the
+        # shoppers' processes are the first ``args.web`` of ``stack.webs``.
+        staff_base = f"http://127.0.0.1:{stack.start_web()}" if args.staff_web else stack.base_url
         stack.start_worker()
         stack.start_beat()
         wait_drained()
         say(f"creating {args.connections} shoppers with sessions")
         shoppers = make_shoppers(args.connections, seed=1)
-        sampler = Sampler([p.pid for _, p in stack.webs], [w.pid for w in stack.workers])
+        sampler = Sampler([p.pid for _, p in stack.webs[:args.web]], [w.pid for w in stack.workers])
         rss_before = sampler.web_rss()
         say(f"connecting {args.connections} WebSocket shoppers from {args.web} load generator process(es)")
-        ws_urls = [f"ws://127.0.0.1:{port}/ws/deals/" for port, _ in stack.webs]
+        ws_urls = [f"ws://127.0.0.1:{port}/ws/deals/" for port, _ in stack.webs[:args.web]]
         # Each load generator talks to one web process, as a balancer would spread them.
         loadgens = []
         for index, url in enumerate(ws_urls):
@@ -166,9 +169,9 @@ def run(args) -> dict:
         from django.utils import timezone
 
         token, market_id, category = staff_token()
-        staff = StaffWriter(stack.base_url, token, market_id, category, rate=2.0)
+        staff = StaffWriter(staff_base, token, market_id, category, rate=2.0)
         staff.start()
-        ports = [port for port, _ in stack.webs]
+        ports = [port for port, _ in stack.webs[:args.web]]
         phases = []
         rng = random.Random(3)
         for rate in args.rates:
@@ -291,7 +294,8 @@ def run(args) -> dict:
             "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
                         "python": platform.python_version(), "platform": platform.platform()},
             "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip(),
-            "settings": {"connections": args.connections, "web_processes": args.web, "server": args.server,
+            "settings": {"connections": args.connections, "web_processes": args.web, "staff_web_processes": args.staff_web,
+                         "server": args.server,
                          "rates": args.rates, "phase_s": args.phase_s, "reference_rate": args.reference_rate,
                          "radius_km": SHOPPER_RADIUS_KM, "pollers": args.pollers,
                          "postgres_fsync": "off (throw-away benchmark data)"},
@@ -331,7 +335,7 @@ def profile(args, stack, label: str, seconds: float) -> list[subprocess.Popen]:
     if not args.profile:
         return []
     spy = str(Path(sys.executable).parent / "py-spy")
-    targets = [(f"web{i}", proc.pid) for i, (_, proc) in enumerate(stack.webs)] + [
+    targets = [(f"web{i}", proc.pid) for i, (_, proc) in enumerate(stack.webs[:args.web])] + [
         (f"worker{i}", w.pid) for i, w in enumerate(stack.workers)]
     RESULTS.mkdir(parents=True, exist_ok=True)
     # --gil: only samples holding the GIL, so the shares are of CPU spent, not of threads waiting.
@@ -428,6 +432,8 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a short run of the same (under 2 minutes)")
     parser.add_argument("--connections", type=int)
     parser.add_argument("--web", type=int, default=1)
+    parser.add_argument("--staff-web", type=int, choices=[0, 1], default=1,
+                        help="a web process for staff's paths alone, as docs/deploy.md routes them (0: the shoppers' process serves them)")
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--profile", action="store_true", help="py-spy the servers while connecting, at the reference rate and in the reconnect storm")
     parser.add_argument("--rates", type=lambda text: [float(r) for r in text.split(",")], help="changes/s, e.g. 10,25")
