@@ -60,6 +60,29 @@ def cpu_split(before: dict[str, float], after: dict[str, float], seconds: float)
     return dict(sorted(((k, v) for k, v in shares.items() if v >= 1), key=lambda kv: -kv[1]))
 
 
+def gc_pauses(port: int) -> dict[str, dict[str, float]]:
+    """The web process's garbage collections so far, by generation: how many, their mean pause, and how
+    many paused it longer than 100 ms (``dealcast_gc_pause_seconds``)."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    found: dict[str, dict[str, float]] = {}
+    for line in body.splitlines():
+        if not line.startswith("dealcast_gc_pause_seconds"):
+            continue
+        name, _, value = line.rpartition(" ")
+        generation = name.split('generation="')[1].split('"')[0]
+        row = found.setdefault(generation, {})
+        if name.startswith("dealcast_gc_pause_seconds_count"):
+            row["count"] = float(value)
+        elif name.startswith("dealcast_gc_pause_seconds_sum"):
+            row["sum"] = float(value)
+        elif 'le="0.1"' in name:
+            row["within_100ms"] = float(value)
+    return {generation: {"collections": int(row["count"]),
+                         "mean_ms": round(1000 * row["sum"] / row["count"], 1) if row["count"] else None,
+                         "over_100ms": int(row["count"] - row["within_100ms"])}
+            for generation, row in sorted(found.items()) if "count" in row}
+
+
 def scrape(port: int, name: str) -> float:
     body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
     return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " "))

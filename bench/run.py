@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import (  # noqa: E402
-    Sampler, StaffWriter, cpu_by_program, cpu_split, measure_commits, measure_relay, percentile, relay_lags_ms, scrape, staff_token, storm_loss,
+    Sampler, StaffWriter, cpu_by_program, cpu_split, gc_pauses, measure_commits, measure_relay, percentile, relay_lags_ms, scrape, staff_token,
+    storm_loss,
 )
 from bench.notify import measure_notifier  # noqa: E402
 from harness.cluster import LocalCluster  # noqa: E402
@@ -238,6 +239,9 @@ def run(args) -> dict:
             f"{storm['failed']} not back), {storm['lost']} of {storm['expected_deliveries']} deliveries lost, "
             f"{storm['resynced']} shown by a fresh snapshot instead, {storm['duplicates']} duplicates")
         repaired = sum(scrape(p, "dealcast_repaired_events_total") for p in ports)
+        # Through the connects, the sweep and the storm: a full collection walks every socket's objects.
+        collections = gc_pauses(ports[0])
+        say(f"  garbage collections of the web process so far: {collections}")
         samples = [pair for r in results for pair in r["latencies_ms"]]
         for phase in phases:
             lat = [ms for t, ms in samples if phase["start"] <= t <= phase["end"] + 1.5]
@@ -323,6 +327,7 @@ def run(args) -> dict:
             "polling": polling["poll"],
             "changes_feed_polling": polling["changes"],
             "repaired_from_log": repaired,
+            "web_gc_pauses": collections,
             "notifier": notifier,
             "phases": phases,
         }

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Min
 from django.utils import timezone
-from prometheus_client import CollectorRegistry, Counter, Gauge, Info, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
 registry = CollectorRegistry()
@@ -25,6 +25,11 @@ followed_log = Info(
 )
 repaired = Counter(
     "dealcast_repaired_events", "Events delivered from the log because pub/sub lost them", registry=registry
+)
+gc_pauses = Histogram(
+    "dealcast_gc_pause_seconds",
+    "The process's garbage collections by generation: a full one walks every open socket's objects",
+    ["generation"], buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5), registry=registry,
 )
 slow_closes = Counter(
     "dealcast_slow_client_closes", "Sockets closed with 4008 for too many unsent bytes", registry=registry

@@ -44,3 +44,25 @@ def test_autobahn_timings_still_print_as_text(monkeypatch):
     timings.track("onOpen")
 
     assert "onOpen" in str(timings)
+
+
+def test_a_full_collection_shows_in_the_metrics_with_its_pause():
+    import gc
+
+    from realtime import metrics
+
+    def full_collections(suffix: str = "_count") -> float:
+        samples = [sample for family in metrics.gc_pauses.collect() for sample in family.samples]
+        return next((sample.value for sample in samples
+                     if sample.name == "dealcast_gc_pause_seconds" + suffix and sample.labels["generation"] == "2"), 0.0)
+
+    before = full_collections()
+    gc.collect()
+    assert full_collections() == before  # positive control: nobody is timing yet
+    gc.callbacks.append(tuning.time_collections)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(tuning.time_collections)
+    assert full_collections() == before + 1
+    assert full_collections("_sum") > 0
