@@ -37,9 +37,9 @@ def table(result: dict) -> str:
          + (f" ({storm['resynced']} more shown by a snapshot)" if storm.get("resynced") else "")
          + f"; {storm['duplicates']}", "≤ 30; 0; 0", "≤ 10"),
         ("reconnect storm: web CPU per shopper, drop and return (ms)", fmt(storm.get("web_cpu_ms_per_shopper")), "", ""),
-        ("web process's full garbage collections: count; mean pause (ms); over 100 ms",
-         "; ".join(fmt(result.get("web_gc_pauses", {}).get("2", {}).get(k)) for k in ("collections", "mean_ms", "over_100ms")),
-         "", ""),
+        ("web process's garbage collections by generation: count × mean pause (ms), over 100 ms",
+         "; ".join(f"gen {g}: {c['collections']} × {fmt(c['mean_ms'])}, {c['over_100ms']}"
+                   for g, c in result.get("web_gc_pauses", {}).items()) or "–", "", ""),
         ("staff writes over HTTP: failed / over 1 s / total",
          f"{staff['failed']} / {staff['over_1s']} / {staff['requests']}"
          + "".join(f"; {n} sent during {phase}" for phase, n in staff.get("slow_or_failed_by_phase", {}).items()),
