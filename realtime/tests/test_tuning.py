@@ -56,13 +56,17 @@ def test_a_full_collection_shows_in_the_metrics_with_its_pause():
         return next((sample.value for sample in samples
                      if sample.name == "dealcast_gc_pause_seconds" + suffix and sample.labels["generation"] == "2"), 0.0)
 
-    before = full_collections()
-    gc.collect()
-    assert full_collections() == before  # positive control: nobody is timing yet
-    gc.callbacks.append(tuning.time_collections)
+    # The callback list is the interpreter's own: edited in place, put back as it was (an earlier test
+    # may have loaded config.asgi, which registers the timing for the whole process).
+    registered = list(gc.callbacks)
+    gc.callbacks[:] = [callback for callback in registered if callback is not tuning.time_collections]
     try:
+        before = full_collections()
         gc.collect()
+        assert full_collections() == before  # positive control: nobody is timing yet
+        gc.callbacks.append(tuning.time_collections)
+        gc.collect()
+        assert full_collections() == before + 1
     finally:
-        gc.callbacks.remove(tuning.time_collections)
-    assert full_collections() == before + 1
+        gc.callbacks[:] = registered
     assert full_collections("_sum") > 0
