@@ -12,9 +12,12 @@ def cell_group(cell: str) -> str:
 LOGINS_GROUP = "logins"
 
 
+USER_LOGIN_PREFIX = "user."
+
+
 def user_login(user_id: int) -> str:
     """Every socket of one user (closed when the account is deactivated)."""
-    return f"user.{user_id}"
+    return f"{USER_LOGIN_PREFIX}{user_id}"
 
 
 def session_login(session_key: str) -> str:

@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 
-from realtime.groups import session_login, user_login
+from realtime.groups import USER_LOGIN_PREFIX, session_login, user_login
 
 MAX_REMEMBERED = 100_000
 
@@ -68,7 +68,8 @@ class RecentLogins:
     def forget(self, login: str) -> None:
         """A login ended (a user's or a session's name, as ``realtime.groups`` spells them)."""
         self.generation += 1
-        if self.entries.pop(login, None) is None:
+        # A session's end is one lookup; only a user's (rare) needs the walk.
+        if self.entries.pop(login, None) is None and login.startswith(USER_LOGIN_PREFIX):
             for name in [name for name, entry in self.entries.items() if user_login(entry.user.pk) == login]:
                 del self.entries[name]
 

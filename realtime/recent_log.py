@@ -25,8 +25,8 @@ WINDOW = 2000
 class RecentLog:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # The events of log ``epoch`` with ``low < position <= high``, in position order.
         self.epoch: str | None = None
-        # The events with ``low < position <= high``, in position order.
         self.low = self.high = 0
         self.events: list[LogEvent] = []
         self.positions: list[int] = []
@@ -46,7 +46,7 @@ class RecentLog:
         with self._lock:
             if epoch != self.epoch or self.low == self.high or through - self.high > WINDOW:
                 # Another log, nothing kept yet, or all of it would be trimmed: start at ``after``.
-                self.epoch, self.low, self.high, self.events, self.positions = epoch, after, after, [], []
+                self._start(epoch, after)
             if after < self.low:
                 return log_events(after=after, through=through, cells=cells, limit=limit)
             if through > self.high:
@@ -59,7 +59,11 @@ class RecentLog:
     def forget(self) -> None:
         """Drop what is kept (the log went back: a restore, noticed by ``realtime.repair``)."""
         with self._lock:
-            self.epoch, self.low, self.high, self.events, self.positions = None, 0, 0, [], []
+            self._start(None, 0)
+
+    def _start(self, epoch: str | None, at: int) -> None:
+        """Keep nothing, of log ``epoch``, from position ``at`` on."""
+        self.epoch, self.low, self.high, self.events, self.positions = epoch, at, at, [], []
 
     def _extend(self, through: int) -> None:
         fresh = log_events(after=self.high, through=through, limit=through - self.high)

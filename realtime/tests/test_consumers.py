@@ -3,7 +3,6 @@ layer and database (no daphne): fast checks of the consumer's protocol beside te
 
 import asyncio
 import json
-from collections import OrderedDict
 
 import pytest
 from channels.db import database_sync_to_async
@@ -13,24 +12,11 @@ from django.test import Client
 from redis.asyncio import Redis
 
 from config.asgi import application
-from realtime import consumers, hub as hub_module, relay
-from realtime.hub import LEAVE_AFTER_SECONDS, LiveHub
-from realtime.logins import recent_logins
+from realtime import hub as hub_module, relay
+from realtime.hub import LEAVE_AFTER_SECONDS
 from tests.factories import BERLIN, MarketFactory, ShopperFactory, create_deal, offset_km
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def live(monkeypatch):
-    """A hub of this test's own: the process's one belongs to the loop that first used it."""
-    fresh = LiveHub()
-    monkeypatch.setattr(hub_module, "hub", fresh)
-    monkeypatch.setattr(consumers, "hub", fresh)
-    # Nor has it heard any login end: what an earlier hub heard would otherwise let logins in.
-    monkeypatch.setattr(recent_logins, "entries", OrderedDict())
-    monkeypatch.setattr(recent_logins, "hearing", False)
-    return fresh
 
 
 def _session(user) -> str:

@@ -8,7 +8,7 @@ from django.test import Client
 from realtime.consumers import CLOSE_SESSION_ENDED
 from realtime.groups import session_login
 from realtime.logins import RecentLogins, recent_logins
-from realtime.tests.test_consumers import _session, frame, live, run, socket  # noqa: F401 - live is a fixture
+from realtime.tests.test_consumers import _session, frame, run, socket
 from tests.factories import ShopperFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
