@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -118,7 +119,9 @@ def covering_cells(lat: float, lng: float, radius_km: float) -> list[str]:
         k = math.ceil(radius_km / (edge * math.sqrt(3))) + 1
         if 1 + 3 * k * (k + 1) <= MAX_FINE_CELLS or res == RESOLUTIONS[-1]:
             disk = h3.grid_disk(h3.latlng_to_cell(lat, lng, res), k)
-            return [cell for cell in disk if _may_overlap(cell, lat, lng, radius_km)]
+            # A socket holds its cells for its whole life: interned, a city's sockets share its few
+            # hundred cell names instead of each holding its own copies (~0.5 KB a socket).
+            return [sys.intern(cell) for cell in disk if _may_overlap(cell, lat, lng, radius_km)]
     raise AssertionError("unreachable")
 
 

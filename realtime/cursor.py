@@ -21,7 +21,7 @@ class InvalidCursor(ValueError):
     pass
 
 
-@dataclass
+@dataclass(slots=True)
 class Cursor:
     epoch: str
     base: int = 0

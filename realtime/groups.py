@@ -1,11 +1,14 @@
 """Every channel-layer group name Dealcast uses comes from here."""
 
 import hashlib
+import sys
 
 
 def cell_group(cell: str) -> str:
     """Shoppers whose area covers this H3 cell."""
-    return f"cell.{cell}"
+    # Interned: every socket keeps its groups' names for its life, and a city's sockets share a few
+    # hundred of them.
+    return sys.intern(f"cell.{cell}")
 
 
 # Every web process listens here for logins that ended; the message names the login.

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 ACCOUNT_SUBSCRIBES_PER_SECOND, ACCOUNT_SUBSCRIBE_BURST = 2.0, 10.0
 
 
-@dataclass
+@dataclass(slots=True)
 class TokenBucket:
     rate: float
     burst: float

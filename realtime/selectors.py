@@ -59,7 +59,9 @@ def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEv
     head, floor, epoch = log_bounds()
     if cursor.epoch != epoch or cursor.base > head or cursor.base < floor:
         raise CursorTooOld()
-    events = recent_log.between(after=cursor.base, through=head, epoch=epoch, cells=sub.cells, limit=REPLAY_LIMIT + 1)
+    events = recent_log.between(
+        after=cursor.base, through=head, epoch=epoch, cells=frozenset(sub.cells), limit=REPLAY_LIMIT + 1
+    )
     if len(events) > REPLAY_LIMIT:
         raise CursorTooOld()
     matched = []

@@ -43,7 +43,7 @@ def test_many_sockets_in_one_area_cost_one_subscription_per_cell(stack, connect_
     home_cells = sorted(Subscription.build(lat=BERLIN[0], lng=BERLIN[1], radius_km=5).cells)
     channels = [group_channel(cell_group(cell)) for cell in home_cells]
     far_lat, far_lng = offset_km(*BERLIN, north_km=60)
-    far_cells = Subscription.build(lat=far_lat, lng=far_lng, radius_km=5).cells - set(home_cells)
+    far_cells = set(Subscription.build(lat=far_lat, lng=far_lng, radius_km=5).cells) - set(home_cells)
     far_channels = [group_channel(cell_group(cell)) for cell in far_cells]
     assert all(count == 0 for count in subscribers(far_channels).values())
     # when twenty shoppers there connect to one web process
