@@ -28,6 +28,25 @@ def django_db_setup(django_db_setup, django_db_blocker):
     with django_db_blocker.unblock():
         call_command("flush", interactive=False, verbosity=0)
         _content_types_by_name()
+    _forget_reach_counts()
+
+
+def _forget_reach_counts() -> None:
+    """Redis keeps each deal's reach count by deal id, and an emptied database numbers its deals from 1
+    again: a new deal showed the shoppers an earlier run's deal had reached (CI, after a local run on
+    the same Redis). Only this run's prefix (``CHANNEL_LAYER_PREFIX``) is touched."""
+    import redis
+    from django.conf import settings
+
+    from realtime.reach import reach_key
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        stale = list(client.scan_iter(match=reach_key("*"), count=1000))
+        if stale:
+            client.delete(*stale)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="session")

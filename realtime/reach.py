@@ -18,8 +18,13 @@ from realtime.groups import staff_group
 
 logger = logging.getLogger(__name__)
 
-KEY = "dealcast:reach:{deal_id}"
 TTL_SECONDS = 60 * 60 * 24 * 30
+
+
+def reach_key(deal_id: int) -> str:
+    """Under the deployment's prefix, as its channel layer is: a test run, or a second deployment on the
+    same Redis, keeps counts of its own (an emptied database numbers its deals from 1 again)."""
+    return f"{settings.CHANNEL_LAYER_PREFIX}:reach:{deal_id}"
 
 
 class ReachCounter:
@@ -39,7 +44,7 @@ class ReachCounter:
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for (deal_id, _), users in batch.items():
-                    key = KEY.format(deal_id=deal_id)
+                    key = reach_key(deal_id)
                     pipe.pfadd(key, *users)
                     pipe.expire(key, TTL_SECONDS)
                 await pipe.execute()
@@ -59,7 +64,7 @@ def reach_counts(deal_ids: list[int]) -> dict[int, int]:
     try:
         with client.pipeline(transaction=False) as pipe:
             for deal_id in deal_ids:
-                pipe.pfcount(KEY.format(deal_id=deal_id))
+                pipe.pfcount(reach_key(deal_id))
             return dict(zip(deal_ids, pipe.execute()))
     except redis.RedisError:
         logger.warning("reach counts unavailable: Redis is away")
