@@ -60,10 +60,15 @@ def cpu_split(before: dict[str, float], after: dict[str, float], seconds: float)
     return dict(sorted(((k, v) for k, v in shares.items() if v >= 1), key=lambda kv: -kv[1]))
 
 
+def metrics_text(port: int) -> str:
+    """A web process's ``/metrics`` page."""
+    return urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+
+
 def gc_pauses(port: int) -> dict[str, dict[str, float]]:
     """The web process's garbage collections so far, by generation: how many, their mean pause, and how
     many paused it longer than 100 ms (``dealcast_gc_pause_seconds``)."""
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    body = metrics_text(port)
     found: dict[str, dict[str, float]] = {}
     for line in body.splitlines():
         if not line.startswith("dealcast_gc_pause_seconds"):
@@ -84,7 +89,7 @@ def gc_pauses(port: int) -> dict[str, dict[str, float]]:
 
 
 def scrape(port: int, name: str) -> float:
-    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    body = metrics_text(port)
     return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " "))
 
 
