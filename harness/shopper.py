@@ -77,8 +77,12 @@ class ShopperSocket:
         self._connection.__exit__(None, None, None)
 
 
-def stuck_socket(port: int, session: str) -> socket.socket:
-    """A WebSocket client of the web process on ``port`` that completes the handshake, then never reads."""
+def paused_socket(port: int, session: str) -> tuple[socket.socket, bytes]:
+    """A WebSocket client of the web process on ``port`` that completes the handshake and reads no further
+    until the caller does; returns the socket and the bytes that came after the handshake's headers.
+
+    Its receive buffer is 4 KB, so the server's writes to it back up soon after it stops reading.
+    """
     raw = socket.socket()
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     raw.connect(("127.0.0.1", port))
@@ -89,6 +93,17 @@ def stuck_socket(port: int, session: str) -> socket.socket:
             f"Origin: http://127.0.0.1:{port}\r\nCookie: sessionid={session}\r\n\r\n"
         ).encode()
     )
-    if not raw.recv(4096).startswith(b"HTTP/1.1 101"):
+    received = b""
+    while b"\r\n\r\n" not in received:
+        chunk = raw.recv(4096)
+        if not chunk:
+            break
+        received += chunk
+    if not received.startswith(b"HTTP/1.1 101"):
         raise ConnectionError("the server refused the socket")
-    return raw
+    return raw, received.partition(b"\r\n\r\n")[2]
+
+
+def stuck_socket(port: int, session: str) -> socket.socket:
+    """A WebSocket client of the web process on ``port`` that completes the handshake, then never reads."""
+    return paused_socket(port, session)[0]

@@ -30,7 +30,7 @@ from realtime.ratelimit import ACCOUNT_SUBSCRIBES_PER_SECOND, TokenBucket
 from realtime.reach import reach
 from realtime.selectors import CursorTooOld, area_snapshot, events_after
 from realtime.subscriptions import Subscription, saved_area
-from realtime.transport import unsent_bytes_probe
+from realtime.transport import text_writer, unsent_bytes_probe
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
         self.frame_budget = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
         self.subscribe_budget = TokenBucket(SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST)
         self.unsent = unsent_bytes_probe(self.base_send)
+        self.write_text = text_writer(self.base_send)
         await self.accept()
         await hub.attach(self, logins_of(self.scope))
         over = hub.over_socket_caps(self.scope)
@@ -236,6 +237,7 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
         await self.send_text(
             orjson.dumps({"type": "snapshot", "deals": snapshot.deals, "cursor": self.cursor.encode()}).decode()
         )
+        metrics.snapshots.inc()
 
     def _hold_from_now(self) -> None:
         # Until the held events are applied, no repair tick may settle this socket's cursor.
@@ -299,7 +301,8 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
         await self.close(code=CLOSE_SESSION_ENDED)
 
     async def send_text(self, text: str) -> None:
-        await self.base_send({"type": "websocket.send", "text": text})
+        if not self.write_text(text):
+            await self.base_send({"type": "websocket.send", "text": text})
 
     async def send_error(self, code: str, message: str) -> None:
         await self.send_text(orjson.dumps({"type": "error", "code": code, "message": message}).decode())

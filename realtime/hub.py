@@ -277,7 +277,8 @@ class LiveHub:
             if consumer.unsent() > limit:
                 consumer.too_slow()
                 continue
-            await consumer.send_text(frame)
+            if not consumer.write_text(frame):
+                await consumer.send_text(frame)
             sent += 1
             if sent % YIELD_EVERY == 0:
                 # A big area's fan-out is tens of milliseconds of writes; staff saves and page

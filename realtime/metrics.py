@@ -14,6 +14,10 @@ from prometheus_client.core import GaugeMetricFamily
 registry = CollectorRegistry()
 connections = Gauge("dealcast_socket_connections", "Open live sockets in this process", registry=registry)
 deliveries = Counter("dealcast_socket_deliveries", "Event frames sent to sockets by this process", registry=registry)
+snapshots = Counter(
+    "dealcast_socket_snapshots", "Snapshot frames sent to sockets by this process (a connect or a subscribe each)",
+    registry=registry,
+)
 dispatched = Counter(
     "dealcast_socket_dispatches",
     "Sockets an event was offered to by its groups; above deliveries by the sockets the exact check dropped",

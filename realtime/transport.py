@@ -1,10 +1,16 @@
-"""How many bytes a socket still has to write: the hub's measure of a slow client.
+"""The socket behind an ASGI ``send``: how many bytes it still has to write, and a cheap way to write.
 
 ASGI's ``send`` hides the server's write buffer, and both servers accept a frame into their buffer
 without waiting for the client to read it. Without a look at that buffer, one shopper who stops
 reading makes the process hold every frame meant for them. This module finds the buffer behind the
 ``send`` callable of the two servers Dealcast runs under; ``tests/test_live_fanout.py`` stops
 reading a socket under each and fails if either server changes how its buffer is reached.
+
+Under daphne it also writes text frames itself (``text_writer``): a frame through ``send`` passes
+daphne's reply handler, autobahn's message, frame and data layers (which format a debug line's
+arguments for every frame) and Twisted's write buffer, whose writer registration costs two
+``epoll_ctl`` calls per frame. That path was ~55% of the web process's loop while fanning out (py-spy,
+``bench.run --quick --profile`` at 100 changes/s); ``tests/test_frame_writer.py`` checks the frames.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ except ImportError:  # not Linux: only the server's own buffer is seen
     TIOCOUTQ = None
 
 UnsentBytes = Callable[[], int]
+TextWriter = Callable[[str], bool]
 
 # A socket whose server stopped accepting writes (uvicorn pauses at the transport's high-water mark)
 # is as stuck as one past any bound.
@@ -86,3 +93,61 @@ def unsent_bytes_probe(send: Callable[..., Any]) -> UnsentBytes:
     if transport is not None and hasattr(transport, "get_write_buffer_size"):
         return _asyncio_unsent(owner)
     return _unknown
+
+
+def _cannot_write(text: str) -> bool:
+    return False
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unfragmented, unmasked text frame, as a server sends it (RFC 6455, section 5.2)."""
+    length = len(payload)
+    if length <= 125:
+        return bytes((0x81, length)) + payload
+    if length <= 0xFFFF:
+        return b"\x81\x7e" + length.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + length.to_bytes(8, "big") + payload
+
+
+def _autobahn_text_writer(protocol: Any) -> TextWriter:
+    transport = protocol.transport
+    sock = transport.socket
+    open_state = protocol.STATE_OPEN
+
+    def write(text: str) -> bool:
+        # Anything but a plain, open, uncompressed socket with nothing queued in autobahn takes
+        # ``send``: the handshake, closing, TLS, permessage-deflate, autobahn's own send queue.
+        if (
+            protocol.state != open_state or protocol.send_queue or protocol._perMessageCompress is not None
+            or transport.TLS or not transport.connected or transport.disconnecting
+        ):
+            return False
+        data = text_frame(text.encode())
+        if transport.dataBuffer or transport._tempDataBuffer:
+            # Twisted still holds earlier bytes of this socket: these go after them.
+            transport.write(data)
+            return True
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            # A broken connection: Twisted's own write meets the same error and ends the connection.
+            sent = 0
+        if sent < len(data):
+            transport.write(data[sent:])
+        return True
+
+    return write
+
+
+def text_writer(send: Callable[..., Any]) -> TextWriter:
+    """A function that writes a text frame to the socket behind ``send`` at once and returns True,
+    or returns False when the frame must go through ``send`` (any server but daphne, or a socket
+    that is not plainly open)."""
+    if isinstance(send, functools.partial) and send.args:
+        protocol = send.args[0]
+        transport = getattr(protocol, "transport", None)
+        if hasattr(protocol, "send_queue") and hasattr(transport, "_tempDataBuffer") and hasattr(transport, "socket"):
+            return _autobahn_text_writer(protocol)
+    return _cannot_write
