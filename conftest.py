@@ -6,6 +6,7 @@ import os
 
 import pytest
 from django.db import connection
+from django.db.backends.signals import connection_created
 
 from harness.client import origin_of
 from harness.shopper import ShopperSocket, session_cookie
@@ -16,6 +17,23 @@ def _database_url() -> str:
     s = connection.settings_dict
     auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
     return f"postgres://{auth}@{s['HOST']}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def _flush_never_loses_a_deadlock(sender, connection, **kwargs) -> None:
+    """Between transactional tests the database is emptied by one TRUNCATE of every table, which locks
+    them one at a time in an order that changes with each run (Django lists the tables from a set).
+    The stack's log readers lock two of them in a fixed order (the notifier: its offset row, then the
+    outbox), so a TRUNCATE that took the outbox first could deadlock with a notifier's poll, and
+    PostgreSQL ended the TRUNCATE: the test errored in its teardown. With a longer deadlock timeout in
+    the test process, the other side sees the deadlock first and is the one ended; the notifier's task
+    fails once, rolled back, and its next run reads on from the same offset."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            # Only a superuser may set it; a suite run as another role keeps the race.
+            cursor.execute("SELECT set_config('deadlock_timeout', '10s', false) WHERE current_setting('is_superuser') = 'on'")
+
+
+connection_created.connect(_flush_never_loses_a_deadlock)
 
 
 @pytest.fixture(scope="session")
