@@ -30,7 +30,7 @@ from realtime.ratelimit import ACCOUNT_SUBSCRIBES_PER_SECOND, TokenBucket
 from realtime.reach import reach
 from realtime.selectors import CursorTooOld, area_snapshot, events_after
 from realtime.subscriptions import Subscription, saved_area
-from realtime.transport import text_writer, unsent_bytes_probe
+from realtime.transport import outlet
 
 logger = logging.getLogger(__name__)
 
@@ -122,8 +122,7 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
         self.closing = False
         self.frame_budget = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
         self.subscribe_budget = TokenBucket(SUBSCRIBES_PER_SECOND, SUBSCRIBE_BURST)
-        self.unsent = unsent_bytes_probe(self.base_send)
-        self.write_text = text_writer(self.base_send)
+        self.outlet = outlet(self.base_send)
         await self.accept()
         await hub.attach(self, logins_of(self.scope))
         over = hub.over_socket_caps(self.scope)
@@ -256,7 +255,7 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
             return
         # Replays and held events obey the same bound as live fan-out: a client that requests them and
         # never reads is closed, not buffered for.
-        if self.unsent() > settings.REALTIME_MAX_UNSENT_BYTES:
+        if self.outlet.over(settings.REALTIME_MAX_UNSENT_BYTES):
             self.too_slow()
             return
         await self.send_text(frame)
@@ -292,7 +291,7 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
             return
         self.closing = True
         metrics.slow_closes.inc()
-        logger.warning("closing a socket with %s unsent bytes", self.unsent())
+        logger.warning("closing a socket with %s unsent bytes", self.outlet.unsent())
         asyncio.ensure_future(self.close(code=CLOSE_TOO_SLOW))
 
     async def end_session(self) -> None:
@@ -301,7 +300,7 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
         await self.close(code=CLOSE_SESSION_ENDED)
 
     async def send_text(self, text: str) -> None:
-        if not self.write_text(text):
+        if not self.outlet.write(text):
             await self.base_send({"type": "websocket.send", "text": text})
 
     async def send_error(self, code: str, message: str) -> None:

@@ -274,10 +274,10 @@ class LiveHub:
             frame = consumer.frame_for(event)
             if frame is None:
                 continue
-            if consumer.unsent() > limit:
+            if consumer.outlet.over(limit):
                 consumer.too_slow()
                 continue
-            if not consumer.write_text(frame):
+            if not consumer.outlet.write(frame):
                 await consumer.send_text(frame)
             sent += 1
             if sent % YIELD_EVERY == 0:

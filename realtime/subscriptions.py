@@ -61,15 +61,18 @@ class Subscription:
         still matches on its old footprint so the shopper learns it is gone (see ``left``).
         """
         # Inline rather than ``covers()``: this runs for every socket an event may concern.
-        for lat, lng, category in footprints:
+        for index, (lat, lng, category) in enumerate(footprints):
             if self.categories is not None and category not in self.categories:
                 continue
-            if self.distance_to(lat, lng) <= self.radius_km:
+            distance = self.distance_to(lat, lng)
+            if distance <= self.radius_km:
                 break
         else:
             return None
-        lat, lng, _ = footprints[0]
-        return round(self.distance_to(lat, lng), 3)
+        if index:
+            lat, lng, _ = footprints[0]
+            distance = self.distance_to(lat, lng)
+        return round(distance, 3)
 
     def left(self, footprints: list[list[Any]]) -> bool:
         """Whether a matched event moved its deal out of this area (market or category changed)."""

@@ -2,15 +2,17 @@
 
 ASGI's ``send`` hides the server's write buffer, and both servers accept a frame into their buffer
 without waiting for the client to read it. Without a look at that buffer, one shopper who stops
-reading makes the process hold every frame meant for them. This module finds the buffer behind the
+reading makes the process hold every frame meant for them. ``outlet`` finds the buffer behind the
 ``send`` callable of the two servers Dealcast runs under; ``tests/test_live_fanout.py`` stops
 reading a socket under each and fails if either server changes how its buffer is reached.
 
-Under daphne it also writes text frames itself (``text_writer``): a frame through ``send`` passes
-daphne's reply handler, autobahn's message, frame and data layers (which format a debug line's
-arguments for every frame) and Twisted's write buffer, whose writer registration costs two
-``epoll_ctl`` calls per frame. That path was ~55% of the web process's loop while fanning out (py-spy,
-``bench.run --quick --profile`` at 100 changes/s); ``tests/test_frame_writer.py`` checks the frames.
+Under daphne the outlet also writes text frames itself: a frame through ``send`` passes daphne's
+reply handler, autobahn's message, frame and data layers (which format a debug line's arguments for
+every frame) and Twisted's write buffer, whose writer registration costs two ``epoll_ctl`` calls per
+frame. That path was ~55% of the web process's loop while fanning out (py-spy, ``bench.run --quick
+--profile`` at 100 changes/s); ``tests/test_frame_writer.py`` checks the frames. Because every text
+frame then passes the outlet, it knows how many bytes it wrote since it last looked at the buffers,
+and looks again (an ``ioctl``) only when those could have taken the socket past its bound.
 """
 
 from __future__ import annotations
@@ -26,16 +28,9 @@ try:
 except ImportError:  # not Linux: only the server's own buffer is seen
     TIOCOUTQ = None
 
-UnsentBytes = Callable[[], int]
-TextWriter = Callable[[str], bool]
-
 # A socket whose server stopped accepting writes (uvicorn pauses at the transport's high-water mark)
 # is as stuck as one past any bound.
 STALLED = 2**62
-
-
-def _unknown() -> int:
-    return 0
 
 
 def kernel_unsent(fd: int) -> int:
@@ -52,53 +47,6 @@ def kernel_unsent(fd: int) -> int:
         return 0
 
 
-def _twisted_unsent(transport: Any) -> UnsentBytes:
-    fd = transport.fileno()
-
-    def unsent() -> int:
-        # Twisted's FileDescriptor keeps what the kernel refused in ``dataBuffer`` (from ``offset``).
-        # Writes since its last flush wait apart, in ``_tempDataBuffer``: a burst for a reader that
-        # keeps up sits there too until the reactor's next turn, so it is not counted.
-        return len(transport.dataBuffer) - transport.offset + kernel_unsent(fd)
-
-    return unsent
-
-
-def _asyncio_unsent(protocol: Any) -> UnsentBytes:
-    transport, writable = protocol.transport, getattr(protocol, "writable", None)
-    sock = transport.get_extra_info("socket")
-    fd = sock.fileno() if sock is not None else -1
-
-    def unsent() -> int:
-        if writable is not None and not writable.is_set():
-            return STALLED
-        return transport.get_write_buffer_size() + kernel_unsent(fd)
-
-    return unsent
-
-
-def unsent_bytes_probe(send: Callable[..., Any]) -> UnsentBytes:
-    """A function returning the unsent bytes of the socket behind an ASGI ``send`` callable.
-
-    daphne passes ``functools.partial(server.handle_reply, protocol)`` (an autobahn protocol on a
-    Twisted transport); uvicorn passes its protocol's bound ``send``. Under any other server the probe
-    reports 0, and only the client's own read timeout bounds it.
-    """
-    if isinstance(send, functools.partial) and send.args:
-        transport = getattr(send.args[0], "transport", None)
-        if transport is not None and hasattr(transport, "dataBuffer"):
-            return _twisted_unsent(transport)
-    owner = getattr(send, "__self__", None)
-    transport = getattr(owner, "transport", None)
-    if transport is not None and hasattr(transport, "get_write_buffer_size"):
-        return _asyncio_unsent(owner)
-    return _unknown
-
-
-def _cannot_write(text: str) -> bool:
-    return False
-
-
 def text_frame(payload: bytes) -> bytes:
     """An unfragmented, unmasked text frame, as a server sends it (RFC 6455, section 5.2)."""
     length = len(payload)
@@ -109,26 +57,84 @@ def text_frame(payload: bytes) -> bytes:
     return b"\x81\x7f" + length.to_bytes(8, "big") + payload
 
 
-def _autobahn_text_writer(protocol: Any) -> TextWriter:
-    transport = protocol.transport
-    sock = transport.socket
-    open_state = protocol.STATE_OPEN
+class Outlet:
+    """A socket under a server whose buffer is out of reach: nothing is known, frames take ``send``."""
 
-    def write(text: str) -> bool:
-        # Anything but a plain, open, uncompressed socket with nothing queued in autobahn takes
-        # ``send``: the handshake, closing, TLS, permessage-deflate, autobahn's own send queue.
-        if (
-            protocol.state != open_state or protocol.send_queue or protocol._perMessageCompress is not None
-            or transport.TLS or not transport.connected or transport.disconnecting
-        ):
+    __slots__ = ()
+
+    def unsent(self) -> int:
+        return 0
+
+    def over(self, limit: int) -> bool:
+        """Whether the socket's client has left more than ``limit`` bytes unread."""
+        return self.unsent() > limit
+
+    def write(self, text: str) -> bool:
+        """Write a text frame at once and return True, or return False: the frame must take ``send``."""
+        return False
+
+
+class AsyncioOutlet(Outlet):
+    """uvicorn: the asyncio transport's buffer and the kernel's queue, measured before every write (a
+    paused transport makes ``send`` wait, and the hub must never wait on one socket)."""
+
+    __slots__ = ("transport", "writable", "fd")
+
+    def __init__(self, protocol: Any) -> None:
+        self.transport, self.writable = protocol.transport, getattr(protocol, "writable", None)
+        sock = self.transport.get_extra_info("socket")
+        self.fd = sock.fileno() if sock is not None else -1
+
+    def unsent(self) -> int:
+        if self.writable is not None and not self.writable.is_set():
+            return STALLED
+        return self.transport.get_write_buffer_size() + kernel_unsent(self.fd)
+
+
+class AutobahnOutlet(Outlet):
+    """daphne: an autobahn protocol on a Twisted TCP transport; every text frame of an open socket is
+    written here, so the bytes written since the buffers were last measured are known."""
+
+    __slots__ = ("protocol", "transport", "sock", "fd", "measured", "written")
+
+    def __init__(self, protocol: Any) -> None:
+        self.protocol, self.transport = protocol, protocol.transport
+        self.sock = self.transport.socket
+        self.fd = self.transport.fileno()
+        self.measured = self.written = 0
+
+    def unsent(self) -> int:
+        # Twisted's FileDescriptor keeps what the kernel refused in ``dataBuffer`` (from ``offset``).
+        # Writes since its last flush wait apart, in ``_tempDataBuffer``: a burst for a reader that
+        # keeps up sits there too until the reactor's next turn, so it is not counted.
+        transport = self.transport
+        self.measured = len(transport.dataBuffer) - transport.offset + kernel_unsent(self.fd)
+        self.written = 0
+        return self.measured
+
+    def over(self, limit: int) -> bool:
+        # Unsent bytes only grow by what is written: below the bound by that reckoning, they are.
+        return self.measured + self.written > limit and self.unsent() > limit
+
+    def write(self, text: str) -> bool:
+        protocol, transport = self.protocol, self.transport
+        if protocol.state != protocol.STATE_OPEN or not transport.connected or transport.disconnecting:
+            # The handshake, or closing: daphne's reply handler knows what to do (or drop).
             return False
-        data = text_frame(text.encode())
+        payload = text.encode()
+        if protocol.send_queue or protocol._perMessageCompress is not None or transport.TLS:
+            # autobahn's own queue, compression or TLS terminated by daphne: autobahn frames it.
+            protocol.sendMessage(payload)
+            self.written += len(payload)
+            return True
+        data = text_frame(payload)
+        self.written += len(data)
         if transport.dataBuffer or transport._tempDataBuffer:
             # Twisted still holds earlier bytes of this socket: these go after them.
             transport.write(data)
             return True
         try:
-            sent = sock.send(data)
+            sent = self.sock.send(data)
         except (BlockingIOError, InterruptedError):
             sent = 0
         except OSError:
@@ -138,16 +144,21 @@ def _autobahn_text_writer(protocol: Any) -> TextWriter:
             transport.write(data[sent:])
         return True
 
-    return write
 
+def outlet(send: Callable[..., Any]) -> Outlet:
+    """The outlet of the socket behind an ASGI ``send`` callable.
 
-def text_writer(send: Callable[..., Any]) -> TextWriter:
-    """A function that writes a text frame to the socket behind ``send`` at once and returns True,
-    or returns False when the frame must go through ``send`` (any server but daphne, or a socket
-    that is not plainly open)."""
+    daphne passes ``functools.partial(server.handle_reply, protocol)`` (an autobahn protocol on a
+    Twisted transport); uvicorn passes its protocol's bound ``send``. Under any other server the
+    outlet knows nothing, and only the client's own read timeout bounds a slow client.
+    """
     if isinstance(send, functools.partial) and send.args:
         protocol = send.args[0]
         transport = getattr(protocol, "transport", None)
         if hasattr(protocol, "send_queue") and hasattr(transport, "_tempDataBuffer") and hasattr(transport, "socket"):
-            return _autobahn_text_writer(protocol)
-    return _cannot_write
+            return AutobahnOutlet(protocol)
+    owner = getattr(send, "__self__", None)
+    transport = getattr(owner, "transport", None)
+    if transport is not None and hasattr(transport, "get_write_buffer_size"):
+        return AsyncioOutlet(owner)
+    return Outlet()

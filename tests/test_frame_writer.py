@@ -1,4 +1,4 @@
-"""Frames the web process writes itself under daphne (``realtime.transport.text_writer``).
+"""Frames the web process writes itself under daphne (``realtime.transport.AutobahnOutlet``).
 
 The writer sends what the kernel takes at once and leaves the rest to Twisted's buffer, after which
 every frame of that socket queues behind it. These tests read what it writes with wsproto's parser,
