@@ -50,10 +50,16 @@ def ensure_not_rewound() -> None:
         )
 
 
-def remember_pushed() -> None:
-    """Record the head as pushed under the current epoch (after a successful push)."""
-    head, _, epoch = log_bounds()
+def remember_pushed(position: int) -> None:
+    """Record ``position``, the last one a successful push carried, as pushed under the log's epoch.
+
+    The position comes from the pushed rows, not from the head read now: a restore landing between
+    the push and this line made the mark the restored head, so the rewind went unnoticed and the next
+    deal, numbered as the lost one, was dropped by every shopper who had seen the lost one (seen in
+    CI, once the push reached sockets before the worker got here).
+    """
+    _, _, epoch = log_bounds()
     try:
-        _redis().set(_mark_key(), f"{epoch}:{head}")
+        _redis().set(_mark_key(), f"{epoch}:{position}")
     except redis.RedisError:
         logger.debug("could not record the pushed head", exc_info=True)

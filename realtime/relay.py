@@ -284,7 +284,7 @@ def relay_pending(*, max_batches: int = 50) -> RelayResult:
         except Exception:  # noqa: BLE001 - rows stay sequenced; the next turn and the web processes recover them
             logger.warning("pushing %s events to pub/sub failed; they stay in the log", len(batch), exc_info=True)
             break
-        remember_pushed()
+        remember_pushed(max(row.position for row in batch))
     return RelayResult(sequenced=sequenced, published=published)
 
 

@@ -4,6 +4,7 @@ from unittest import mock
 import pytest
 from django.db import connection
 
+from discounts.models import Discount
 from eventlog.models import LogHead, OutboxEvent
 from realtime import relay
 from tests.factories import MarketFactory, create_deal
@@ -169,3 +170,30 @@ def test_a_log_that_went_back_gets_a_new_epoch_before_anything_is_sequenced(reco
     head = LogHead.objects.get()
     assert head.epoch != epoch
     assert head.position == 2
+
+
+def test_a_restore_right_after_a_push_is_noticed_by_the_next_relay():
+    # given two deals relayed, the database restored to before the second just as its push went out
+    # (before the relay recorded what it pushed)
+    kept = create_deal(product="Kept")
+    relay.relay_pending()
+    lost = create_deal(product="Lost in the restore")
+    real_publish = relay.publisher.publish
+
+    def publish_then_restore(messages):
+        real_publish(messages)
+        Discount.objects.filter(pk=lost.pk).delete()
+        OutboxEvent.objects.exclude(position__lte=1).delete()
+        LogHead.objects.filter(pk=1).update(position=1)
+
+    epoch = LogHead.objects.get().epoch
+    with mock.patch.object(relay.publisher, "publish", publish_then_restore):
+        relay.relay_pending()
+    # when the next deal is relayed, numbered 2 as the lost one was
+    create_deal(product="After the restore")
+    relay.relay_pending()
+    # then it went out under a new epoch, so shoppers who saw the lost deal's position 2 take it
+    head = LogHead.objects.get()
+    assert head.position == 2 and head.epoch != epoch
+    assert OutboxEvent.objects.get(position=2).envelope["data"]["product"] == "After the restore"
+    assert OutboxEvent.objects.get(position=1).deal_id == kept.pk
