@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from notifications.models import Notification, NotificationPreferences, PushSubscription
@@ -32,6 +33,8 @@ from notifications.webpush import PushOutcome, send_push
 logger = logging.getLogger(__name__)
 
 LEASE = timedelta(seconds=60)
+# Well inside the lease, so the rows are recorded before another worker may claim them again.
+OUTCOME_WRITE_PATIENCE = timedelta(seconds=30)
 CLAIM_LIMIT = 200
 HOUR = timedelta(hours=1)
 SEND_THREADS = 8
@@ -151,6 +154,26 @@ _UPDATE_ROW = (
 )
 
 
+def _record_outcomes(rows: list[Notification]) -> None:
+    """Record what was sent, waiting out a database that is away for a moment.
+
+    The pushes are already out: rows whose outcome is not written stay leased and are sent again when
+    the lease ends, so a PostgreSQL restart in between gave shoppers the same deal twice (``make
+    faults``: the postgres_restart phase's batch, 6 pushes received twice a minute later).
+    """
+    deadline = time.monotonic() + OUTCOME_WRITE_PATIENCE.total_seconds()
+    while True:
+        try:
+            _write_outcomes(rows)
+            return
+        except (OperationalError, InterfaceError):
+            if time.monotonic() >= deadline:
+                raise
+            logger.warning("could not record %s sent notifications; trying again", len(rows), exc_info=True)
+            connection.close()
+            time.sleep(0.5)
+
+
 def _write_outcomes(rows: list[Notification]) -> None:
     with connection.cursor() as cursor:
         cursor.executemany(_UPDATE_ROW, [
@@ -189,7 +212,7 @@ def deliver_due(*, limit: int = CLAIM_LIMIT) -> int:
     PushSubscription.objects.filter(pk__in=gone).delete()
     for push in sent:
         push.settle(done)
-    _write_outcomes([row for push in sent for row in push.rows])
+    _record_outcomes([row for push in sent for row in push.rows])
     return len(rows)
 
 

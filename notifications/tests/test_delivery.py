@@ -5,6 +5,7 @@ from datetime import time, timedelta
 
 import http_ece
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from notifications import delivery, notifier
@@ -128,3 +129,30 @@ def test_more_than_the_hourly_cap_arrives_grouped_into_one_push(push_service):
     delivery.deliver_due()
     assert len(push_service.received) == 2
     assert Notification.objects.get(state="pending").due_at > timezone.now() + timedelta(minutes=50)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_away_while_sends_are_recorded_does_not_send_them_again(push_service, monkeypatch):
+    # given a shopper's notification, and a database that drops the connection the first time the
+    # batch's outcomes are written (PostgreSQL restarting just after the pushes went out)
+    shopper = ShopperFactory()
+    subscribe(shopper, push_service, "phone")
+    publish()
+    write = delivery._write_outcomes
+    dropped = []
+
+    def away_once(rows):
+        if not dropped:
+            dropped.append(len(rows))
+            raise OperationalError("server closed the connection unexpectedly")
+        write(rows)
+
+    monkeypatch.setattr(delivery, "_write_outcomes", away_once)
+    # when the batch is delivered
+    assert delivery.deliver_due() == 1
+    # then the send is recorded once the database answers, and nothing is sent again after the lease
+    assert dropped == [1]
+    assert Notification.objects.get().state == "sent"
+    Notification.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+    assert delivery.deliver_due() == 0
+    assert [r.browser for r in push_service.received] == ["phone"]
