@@ -92,3 +92,12 @@ def push_subscription_for(user, *, endpoint: str | None = None):
         user=user, endpoint=endpoint or f"https://push.example.com/{user.pk}/{PushSubscription.objects.count()}",
         p256dh="B" + "A" * 86, auth="A" * 22,
     )
+
+
+def burst(market, count: int, product: str = "Burst") -> None:
+    """``count`` deals at ``market`` in one bulk insert (one outbox row each), numbered in ``product``."""
+    fields = deal_fields(market=market)
+    fields.pop("market")
+    Discount.objects.bulk_create(
+        [Discount(market=market, starts_at=timezone.now(), **{**fields, "product": f"{product} {i}"}) for i in range(count)]
+    )

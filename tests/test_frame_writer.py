@@ -21,8 +21,7 @@ from harness.shopper import paused_socket, session_cookie
 from harness.stack import metric, wait_for
 from realtime.consumers import SUBSCRIBE_BURST, SUBSCRIBES_PER_SECOND
 from realtime.transport import text_frame
-from tests.factories import BERLIN, MarketFactory, ShopperFactory, offset_km
-from tests.test_live_fanout import burst
+from tests.factories import BERLIN, MarketFactory, ShopperFactory, burst, offset_km
 
 
 @pytest.mark.parametrize("length", [0, 1, 125, 126, 65535, 65536, 300_000])

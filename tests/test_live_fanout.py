@@ -6,14 +6,12 @@ from __future__ import annotations
 import pytest
 import redis
 from django.conf import settings
-from django.utils import timezone
 
-from discounts.models import Discount
 from harness.shopper import session_cookie, stuck_socket
 from harness.stack import metric, wait_for
 from realtime.groups import cell_group
 from realtime.subscriptions import Subscription
-from tests.factories import BERLIN, MarketFactory, ShopperFactory, deal_fields, offset_km
+from tests.factories import BERLIN, MarketFactory, ShopperFactory, burst, offset_km
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -28,14 +26,6 @@ def subscribers(channels: list[str]) -> dict[str, int]:
         return {name.decode(): count for name, count in client.pubsub_numsub(*channels)}
     finally:
         client.close()
-
-
-def burst(market, count: int, product: str = "Burst") -> None:
-    fields = deal_fields(market=market)
-    fields.pop("market")
-    Discount.objects.bulk_create(
-        [Discount(market=market, starts_at=timezone.now(), **{**fields, "product": f"{product} {i}"}) for i in range(count)]
-    )
 
 
 def test_many_sockets_in_one_area_cost_one_subscription_per_cell(stack, connect_shopper):
