@@ -31,13 +31,19 @@ def wait_http(url: str, timeout: float = 30.0) -> None:
     raise TimeoutError(f"{url} did not answer within {timeout}s")
 
 
-def web_command(server: str, port: int) -> list[str]:
-    """daphne, as shipped; or uvicorn (wsproto), which the benchmark measures beside it."""
+def web_command(server: str, port: int, *, keepalive: tuple[int, int] | None = None) -> list[str]:
+    """daphne, as shipped; or uvicorn (wsproto), which the benchmark measures beside it.
+
+    ``keepalive`` (daphne): seconds between keepalive pings and for the pong, instead of the shipped ones.
+    """
     if server == "uvicorn":
         return [str(BIN / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
                 "--ws", "wsproto", "--ws-ping-interval", "60", "--lifespan", "off", "--no-access-log", "--backlog", "1024"]
     # daphne exactly as `make run` starts it (listen backlog, keepalive pings, no proxy headers).
-    return [str(BIN / "daphne"), *DAPHNE.format(port=port).split()[1:]]
+    args = DAPHNE.format(port=port).split()[1:]
+    if keepalive:
+        args[args.index("--ping-interval") + 1], args[args.index("--ping-timeout") + 1] = map(str, keepalive)
+    return [str(BIN / "daphne"), *args]
 
 
 def metric(port: int, name: str, labels: str = "") -> float:
@@ -87,9 +93,12 @@ class Stack:
     def ws_url(self, index: int = 0) -> str:
         return f"ws://127.0.0.1:{self.webs[index][0]}/ws/deals/"
 
-    def start_web(self, port: int | None = None, extra_env: dict[str, str] | None = None, server: str | None = None) -> int:
+    def start_web(
+        self, port: int | None = None, extra_env: dict[str, str] | None = None, server: str | None = None,
+        keepalive: tuple[int, int] | None = None,
+    ) -> int:
         port = port or free_port()
-        proc = self._spawn(f"web-{port}", web_command(server or self.server, port), extra_env)
+        proc = self._spawn(f"web-{port}", web_command(server or self.server, port, keepalive=keepalive), extra_env)
         self.webs.append((port, proc))
         wait_http(f"http://127.0.0.1:{port}/healthz")
         return port

@@ -21,11 +21,12 @@ from pprint import pformat
 
 from django.conf import settings
 
-from realtime import metrics
+from realtime import metrics, server_timers
 
 
 def tune_for_many_sockets() -> None:
     defer_autobahn_config_dump()
+    server_timers.install()
     gc.callbacks.append(time_collections)
     threshold = settings.REALTIME_GC_THRESHOLD
     if threshold <= 0:
