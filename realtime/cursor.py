@@ -41,10 +41,17 @@ class Cursor:
         """Everything up to ``base`` has been handled."""
         if base > self.base:
             self.base = base
-            self.extra = {p for p in self.extra if p > base}
+            if self.extra:
+                self.extra = {p for p in self.extra if p > base}
 
     def encode(self) -> str:
-        positions = ".".join([str(self.base), *map(str, sorted(self.extra))])
+        # Every frame a socket is sent carries its cursor; most have no or one extra position.
+        if not self.extra:
+            positions = str(self.base)
+        elif len(self.extra) == 1:
+            positions = f"{self.base}.{next(iter(self.extra))}"
+        else:
+            positions = ".".join([str(self.base), *map(str, sorted(self.extra))])
         return f"{self.epoch}-{positions}" if self.epoch else positions
 
     @classmethod
