@@ -278,7 +278,11 @@ class LiveHub:
                 consumer.too_slow()
                 continue
             if not consumer.outlet.write(frame):
-                await consumer.send_text(frame)
+                try:
+                    await consumer.send_text(frame)
+                except Exception:  # noqa: BLE001 - one socket's failed send must not cut the others' walk
+                    logger.info("could not send to a socket (closing as the event came); it resumes from its cursor")
+                    continue
             sent += 1
             if sent % YIELD_EVERY == 0:
                 # A big area's fan-out is tens of milliseconds of writes; staff saves and page

@@ -70,7 +70,8 @@ class Outlet:
         return self.unsent() > limit
 
     def write(self, text: str) -> bool:
-        """Write a text frame at once and return True, or return False: the frame must take ``send``."""
+        """Write a text frame at once (or drop it, the socket closing) and return True, or return False:
+        the frame must take ``send``."""
         return False
 
 
@@ -119,8 +120,9 @@ class AutobahnOutlet(Outlet):
     def write(self, text: str) -> bool:
         protocol, transport = self.protocol, self.transport
         if protocol.state != protocol.STATE_OPEN or not transport.connected or transport.disconnecting:
-            # The handshake, or closing: daphne's reply handler knows what to do (or drop).
-            return False
+            # Before the handshake's end daphne's reply handler knows what to do. A closing socket
+            # drops the frame (autobahn would raise; its client resumes from its cursor).
+            return protocol.state != protocol.STATE_CONNECTING
         payload = text.encode()
         if protocol.send_queue or protocol._perMessageCompress is not None or transport.TLS:
             # autobahn's own queue, compression or TLS terminated by daphne: autobahn frames it.
