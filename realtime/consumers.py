@@ -270,13 +270,15 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
         """The frame for ``event`` if it is new to this socket and concerns its area, else None."""
         if self.closing or self.sub is None or self.cursor is None:
             return None
+        # The area first: most sockets an event is offered to are outside it, and the cursor's
+        # bookkeeping can wait for a socket that gets a frame.
+        distance = self.sub.match(event.footprints)
+        if distance is None:
+            return None
         floor = hub.floor_for(self.live_since)
         if floor > self.cursor.base:
             self.cursor.advance(floor)
         if self.cursor.seen(event.position):
-            return None
-        distance = self.sub.match(event.footprints)
-        if distance is None:
             return None
         self.cursor.add(event.position)
         if event.left_head is not None and self.sub.left(event.footprints):

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
 from discounts.selectors import category_ids_for
 from eventlog.vocabulary import SHOWING, WITHDRAWN
-from markets.geo import clean_lat, clean_lng, clean_radius_km, covering_cells, distance_km
+from markets.geo import EARTH_RADIUS_KM, clean_lat, clean_lng, clean_radius_km, covering_cells, distance_km
 
 MAX_CATEGORIES = 50
+KM_PER_DEGREE_OF_LATITUDE = EARTH_RADIUS_KM * math.pi / 180
+# Rounding slack for the latitude test below, far under a metre.
+LATITUDE_SLACK_KM = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +64,13 @@ class Subscription:
         Footprints are ``[lat, lng, category_id]``, the current one first; a deal that left the area
         still matches on its old footprint so the shopper learns it is gone (see ``left``).
         """
-        # Inline rather than ``covers()``: this runs for every socket an event may concern.
+        # Inline rather than ``covers()``: this runs for every socket an event may concern, and most
+        # of those it turns away (their cells reach past their circle). A point farther north or
+        # south than the radius is farther than the radius, so latitude alone turns many away.
         for index, (lat, lng, category) in enumerate(footprints):
             if self.categories is not None and category not in self.categories:
+                continue
+            if abs(lat - self.lat) * KM_PER_DEGREE_OF_LATITUDE > self.radius_km + LATITUDE_SLACK_KM:
                 continue
             distance = self.distance_to(lat, lng)
             if distance <= self.radius_km:

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from discounts.serializers import DiscountWriteSerializer
 from markets.geo import InvalidLocation, clean_lat, clean_radius_km, covering_cells, distance_km
 from realtime.cursor import Cursor, InvalidCursor
-from realtime.subscriptions import Subscription
+from realtime.subscriptions import KM_PER_DEGREE_OF_LATITUDE, Subscription
 
 anything = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True), st.integers(), st.text(max_size=20), st.none(), st.booleans(),
@@ -49,6 +49,27 @@ def test_the_subscription_centre_is_always_covered_and_matches(lat, lng, radius)
     sub = Subscription.build(lat=lat, lng=lng, radius_km=radius)
     assert sub.match([[lat, lng, "any"]]) == 0
     assert len(covering_cells(lat, lng, radius)) <= 61
+
+
+@given(st.floats(-85, 85), st.floats(-180, 180), st.floats(0.5, 50), st.floats(-1.5, 1.5), st.floats(-1.5, 1.5))
+def test_a_subscription_matches_exactly_the_points_within_its_radius(lat, lng, radius, north, east):
+    # Points up to 1.5 radii north or south and east or west: many near the edge, on both sides.
+    sub = Subscription.build(lat=lat, lng=lng, radius_km=radius)
+    point_lat = max(-90.0, min(90.0, lat + north * radius / KM_PER_DEGREE_OF_LATITUDE))
+    point_lng = lng + east * radius / (KM_PER_DEGREE_OF_LATITUDE * math.cos(math.radians(lat)))
+    distance = distance_km(lat, lng, point_lat, point_lng)
+    matched = sub.match([[point_lat, point_lng, "any"]])
+    assert (matched is not None) == (distance <= sub.radius_km)
+
+
+@given(st.floats(-85, 85), st.floats(-180, 180), st.floats(0.5, 50))
+def test_a_point_on_the_edge_of_the_radius_matches(lat, lng, radius):
+    # Due north or south of the centre is where the latitude test alone decides.
+    sub = Subscription.build(lat=lat, lng=lng, radius_km=radius)
+    for north in (radius, -radius):
+        edge_lat = lat + north / KM_PER_DEGREE_OF_LATITUDE
+        if -90 <= edge_lat <= 90 and distance_km(lat, lng, edge_lat, lng) <= sub.radius_km:
+            assert sub.match([[edge_lat, lng, "any"]]) is not None
 
 
 @given(st.floats(-90, 90), st.floats(-180, 180), st.floats(-90, 90), st.floats(-180, 180))
