@@ -84,8 +84,21 @@ def gc_pauses(port: int) -> dict[str, dict[str, float]]:
             row["within_100ms"] = float(value)
     return {generation: {"collections": int(row["count"]),
                          "mean_ms": round(1000 * row["sum"] / row["count"], 1) if row["count"] else None,
-                         "over_100ms": int(row["count"] - row["within_100ms"])}
+                         "over_100ms": int(row["count"] - row["within_100ms"]),
+                         "total_ms": round(1000 * row["sum"], 1)}
             for generation, row in sorted(found.items()) if "count" in row}
+
+
+def gc_between(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, str]:
+    """The collections that paused the web process between two ``gc_pauses`` readings, by generation:
+    "count × mean ms" (a phase's latency tail is often one of them)."""
+    spans = {}
+    for generation, row in after.items():
+        start = before.get(generation, {"collections": 0, "total_ms": 0.0})
+        count = row["collections"] - start["collections"]
+        if count:
+            spans[generation] = f"{count} × {(row['total_ms'] - start['total_ms']) / count:.0f} ms"
+    return spans
 
 
 def scrape(port: int, name: str) -> float:

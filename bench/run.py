@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import (  # noqa: E402
-    Sampler, StaffWriter, cpu_by_program, cpu_split, gc_pauses, measure_commits, measure_relay, percentile, relay_lags_ms, scrape, staff_token,
+    Sampler, StaffWriter, cpu_by_program, cpu_split, gc_between, gc_pauses, measure_commits, measure_relay, percentile, relay_lags_ms, scrape, staff_token,
     storm_loss,
 )
 from bench.notify import measure_notifier  # noqa: E402
@@ -180,6 +180,7 @@ def run(args) -> dict:
             sampler.cpu_percent()
             cpu_before, sent_before = sampler.web_cpu_seconds(), sum(scrape(p, "dealcast_socket_deliveries_total") for p in ports)
             dispatched_before = sum(scrape(p, "dealcast_socket_dispatches_total") for p in ports)
+            collections_before = gc_pauses(ports[0])
             since, start_t = timezone.now(), time.time()
             spies = profile(args, stack, f"rate{rate:g}", seconds=args.phase_s) if rate == args.reference_rate else []
             changes = drive(rate, args.phase_s, rng)
@@ -190,13 +191,14 @@ def run(args) -> dict:
             delivered = sum(scrape(p, "dealcast_socket_deliveries_total") for p in ports) - sent_before
             dispatched = sum(scrape(p, "dealcast_socket_dispatches_total") for p in ports) - dispatched_before
             phase = {"rate": rate, "changes": changes, "start": start_t, "end": time.time(), "cpu": cpu,
+                     "gc": gc_between(collections_before, gc_pauses(ports[0])),
                      "relay_lags": relay_lags_ms(since), "server_deliveries": delivered, "dispatched": dispatched,
                      "cpu_us_per_delivery": round(web_cpu_s / delivered * 1e6, 1) if delivered else None}
             phases.append(phase)
             partial = [ms for t, ms in partial_latencies(loadgens) if phase["start"] <= t <= phase["end"] + 1.5]
             p99 = percentile(partial, 99)
             say(f"  {len(partial) / (phase['end'] - phase['start']):.0f} deliveries/s, p99 {p99} ms, "
-                f"{phase['cpu_us_per_delivery']} µs of web CPU per delivery")
+                f"{phase['cpu_us_per_delivery']} µs of web CPU per delivery, collections {phase['gc'] or 'none'}")
             if rate >= args.reference_rate and (p99 or 0) > 250:
                 say("  p99 passed 250 ms: the sweep stops here")
                 break
@@ -429,7 +431,7 @@ def print_summary(result: dict) -> None:
     for name, value in rows:
         print(f"  {name:<38} {value}")
     for p in result["phases"]:
-        print(f"  phase {p['rate']:>5g} changes/s: {p['deliveries_per_s']:>8} deliveries/s, latency p50 {p['latency_ms']['p50']} p99 {p['latency_ms']['p99']} ms, CPU {p['cpu']}%, {p['cpu_us_per_delivery']} µs/delivery")
+        print(f"  phase {p['rate']:>5g} changes/s: {p['deliveries_per_s']:>8} deliveries/s, latency p50 {p['latency_ms']['p50']} p99 {p['latency_ms']['p99']} ms, CPU {p['cpu']}%, {p['cpu_us_per_delivery']} µs/delivery, collections {p['gc'] or 'none'}")
 
 
 def main() -> int:
