@@ -61,13 +61,15 @@ def table(result: dict) -> str:
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines.append("")
     lines.append("| rate (changes/s) | deliveries/s | latency p50 / p95 / p99 (ms) | server CPU (%) | web CPU per delivery (µs)"
-                 " | garbage collections in the phase, by generation |")
+                 " | garbage collections in the phase: web process; load generator (over 10 ms) |")
     lines.append("| --- | --- | --- | --- | --- | --- |")
     for p in result["phases"]:
         lat = p["latency_ms"]
-        collections = ", ".join(f"gen {g}: {span}" for g, span in p.get("gc", {}).items()) or "none"
+        server = ", ".join(f"gen {g}: {span}" for g, span in p.get("gc", {}).items()) or "none"
+        client = ", ".join(f"gen {g}: {span}" for g, span in p.get("client_gc", {}).items()) or "none"
+        collections = f"{server}; {client}" if "client_gc" in p else ""
         lines.append(f"| {p['rate']:g} | {p['deliveries_per_s']:g} | {fmt(lat['p50'])} / {fmt(lat['p95'])} / {fmt(lat['p99'])}"
-                     f" | {p['cpu']:g} | {fmt(p['cpu_us_per_delivery'])} | {collections if 'gc' in p else ''} |")
+                     f" | {p['cpu']:g} | {fmt(p['cpu_us_per_delivery'])} | {collections} |")
     return "\n".join(lines)
 
 

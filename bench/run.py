@@ -195,10 +195,13 @@ def run(args) -> dict:
                      "relay_lags": relay_lags_ms(since), "server_deliveries": delivered, "dispatched": dispatched,
                      "cpu_us_per_delivery": round(web_cpu_s / delivered * 1e6, 1) if delivered else None}
             phases.append(phase)
-            partial = [ms for t, ms in partial_latencies(loadgens) if phase["start"] <= t <= phase["end"] + 1.5]
+            latencies, client_pauses = partial_latencies(loadgens)
+            partial = [ms for t, ms in latencies if phase["start"] <= t <= phase["end"] + 1.5]
+            phase["client_gc"] = client_pauses_between(client_pauses, phase["start"], phase["end"])
             p99 = percentile(partial, 99)
             say(f"  {len(partial) / (phase['end'] - phase['start']):.0f} deliveries/s, p99 {p99} ms, "
-                f"{phase['cpu_us_per_delivery']} µs of web CPU per delivery, collections {phase['gc'] or 'none'}")
+                f"{phase['cpu_us_per_delivery']} µs of web CPU per delivery, collections {phase['gc'] or 'none'}"
+                f" (load generators': {phase['client_gc'] or 'none'})")
             if rate >= args.reference_rate and (p99 or 0) > 250:
                 say("  p99 passed 250 ms: the sweep stops here")
                 break
@@ -359,9 +362,10 @@ def finish_profile(spies: list[subprocess.Popen]) -> None:
             spy.kill()
 
 
-def partial_latencies(loadgens) -> list[tuple[float, float]]:
-    """The socket latencies recorded so far, from every load generator (SIGUSR1 asks for them)."""
-    pairs = []
+def partial_latencies(loadgens) -> tuple[list[tuple[float, float]], list[tuple[float, float, int]]]:
+    """The socket latencies recorded so far, from every load generator (SIGUSR1 asks for them), and
+    the load generators' own garbage collections (when, pause ms, generation)."""
+    pairs, pauses = [], []
     for proc, _, out in loadgens:
         partial = Path(str(out) + ".partial")
         partial.unlink(missing_ok=True)
@@ -370,8 +374,20 @@ def partial_latencies(loadgens) -> list[tuple[float, float]]:
         while not partial.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         time.sleep(0.3)
-        pairs += json.loads(partial.read_text())["latencies_ms"]
-    return pairs
+        recorded = json.loads(partial.read_text())
+        pairs += recorded["latencies_ms"]
+        pauses += recorded["gc_pauses"]
+    return pairs, pauses
+
+
+def client_pauses_between(pauses: list[tuple[float, float, int]], start: float, end: float) -> dict[str, str]:
+    """The load generators' collections of over 10 ms between ``start`` and ``end``, by generation:
+    "count × mean ms, longest ms"."""
+    spans: dict[str, list[float]] = {}
+    for began, pause_ms, generation in pauses:
+        if start <= began <= end and pause_ms > 10:
+            spans.setdefault(str(generation), []).append(pause_ms)
+    return {g: f"{len(ms)} × {sum(ms) / len(ms):.0f} ms, longest {max(ms):.0f}" for g, ms in sorted(spans.items())}
 
 
 def plot(result: dict, path: Path) -> None:

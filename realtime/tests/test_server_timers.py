@@ -124,6 +124,15 @@ def test_connections_that_are_gone_are_neither_checked_nor_kept(server, clock):
     assert closed.checks == 0
 
 
+def running(server: Server, application) -> OpenSocket:
+    """A socket daphne accepted, with ``application`` running for it."""
+    server.application = application
+    socket = OpenSocket(server)
+    server.protocol_connected(socket)
+    server.create_application(socket, {"type": "websocket"})
+    return socket
+
+
 def test_a_closed_connection_is_forgotten_once_its_application_ends(server):
     async def scenario():
         ended = asyncio.Event()
@@ -131,10 +140,7 @@ def test_a_closed_connection_is_forgotten_once_its_application_ends(server):
         async def application(scope, receive, send):
             await ended.wait()
 
-        server.application = application
-        socket = OpenSocket(server)
-        server.protocol_connected(socket)
-        server.create_application(socket, {"type": "websocket"})
+        socket = running(server, application)
         server.protocol_disconnected(socket)
 
         server_timers.timers_of(server).reap()
@@ -152,11 +158,8 @@ def test_an_application_that_outlives_its_connection_too_long_is_cancelled(serve
         async def application(scope, receive, send):
             await asyncio.sleep(3600)
 
-        server.application = application
         server.application_close_timeout = 0
-        socket = OpenSocket(server)
-        server.protocol_connected(socket)
-        server.create_application(socket, {"type": "websocket"})
+        socket = running(server, application)
         instance = server.connections[socket]["application_instance"]
         server.protocol_disconnected(socket)
         await asyncio.sleep(0.01)
@@ -175,10 +178,7 @@ def test_an_application_that_ends_while_its_socket_is_open_is_let_go_and_the_soc
         async def application(scope, receive, send):
             return None
 
-        server.application = application
-        socket = OpenSocket(server)
-        server.protocol_connected(socket)
-        server.create_application(socket, {"type": "websocket"})
+        socket = running(server, application)
         await asyncio.sleep(0.01)
 
         server_timers.timers_of(server).reap()
