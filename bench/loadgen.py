@@ -30,6 +30,7 @@ import websockets
 
 # A page keeps trying for as long as it is open; the benchmark gives up on a shopper after this.
 STORM_DEADLINE_S = 300.0
+YOUNG_COLLECTION_THRESHOLD = 50_000
 
 
 def raise_fd_limit() -> None:
@@ -80,9 +81,12 @@ def keep_out_of_collections() -> None:
     """Collect, then leave what is alive (thousands of sockets, for the rest of the run) out of later
     collections. Left in, a full collection of 10,000 clients paused this process for a second
     (``CollectionTimer``) and every frame it read then looked a second late: the 10 changes/s phase's
-    p99 was 963 ms with no collection in the web process at all."""
+    p99 was 963 ms with no collection in the web process at all. Young collections are also made
+    rarer, as in the web process (``realtime.tuning``): reading 4,000 frames/s at CPython's
+    threshold, its collections paused it 64, 18 and once (624 ms) per generation in 20 s."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
 
 
 class SocketShopper:
