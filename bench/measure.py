@@ -101,6 +101,16 @@ def gc_between(before: dict[str, dict[str, float]], after: dict[str, dict[str, f
     return spans
 
 
+def scrape_by_label(port: int, name: str) -> dict[str, float]:
+    """A metric with one label, by the label's value (``dealcast_resume_refusals_total``: by reason)."""
+    found = {}
+    for line in metrics_text(port).splitlines():
+        if line.startswith(name + "{"):
+            labels, _, value = line.rpartition(" ")
+            found[labels.split('="', 1)[1].split('"', 1)[0]] = float(value)
+    return found
+
+
 def scrape(port: int, name: str) -> float:
     body = metrics_text(port)
     return sum(float(line.split()[-1]) for line in body.splitlines() if line.startswith(name + " "))

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.measure import (  # noqa: E402
-    Sampler, StaffWriter, cpu_by_program, cpu_split, gc_between, gc_pauses, measure_commits, measure_relay, percentile, relay_lags_ms, scrape, staff_token,
+    Sampler, StaffWriter, cpu_by_program, cpu_split, gc_between, gc_pauses, measure_commits, measure_relay, percentile, relay_lags_ms, scrape, scrape_by_label, staff_token,
     storm_loss,
 )
 from bench.notify import measure_notifier  # noqa: E402
@@ -239,10 +239,13 @@ def run(args) -> dict:
                  "duplicates": sum(r["duplicates"] for r in results),
                  "closed_by_server": {code: sum(r.get("closed_by_server", {}).get(code, 0) for r in results)
                                       for code in {c for r in results for c in r.get("closed_by_server", {})}},
-                 "reconnects_after_close": sum(r.get("reconnects_after_close", 0) for r in results)}
+                 "reconnects_after_close": sum(r.get("reconnects_after_close", 0) for r in results),
+                 # Why resumes got a snapshot instead of a replay, through the run so far (by reason).
+                 "resume_refusals": resume_refusals(ports)}
         say(f"  back in {storm['storm_s']} s ({storm['retried']} retried, at most {storm['most_tries']} tries; "
             f"{storm['failed']} not back), {storm['lost']} of {storm['expected_deliveries']} deliveries lost, "
-            f"{storm['resynced']} shown by a fresh snapshot instead, {storm['duplicates']} duplicates")
+            f"{storm['resynced']} shown by a fresh snapshot instead, {storm['duplicates']} duplicates; "
+            f"closed by the server {storm['closed_by_server'] or 'none'}, resumes refused {storm['resume_refusals'] or 'none'}")
         repaired = sum(scrape(p, "dealcast_repaired_events_total") for p in ports)
         # Through the connects, the sweep and the storm: a full collection walks every socket's objects.
         collections = gc_pauses(ports[0])
@@ -378,6 +381,14 @@ def partial_latencies(loadgens) -> tuple[list[tuple[float, float]], list[tuple[f
         pairs += recorded["latencies_ms"]
         pauses += recorded["gc_pauses"]
     return pairs, pauses
+
+
+def resume_refusals(ports: list[int]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for port in ports:
+        for reason, count in scrape_by_label(port, "dealcast_resume_refusals_total").items():
+            totals[reason] = totals.get(reason, 0) + int(count)
+    return {reason: count for reason, count in totals.items() if count}
 
 
 def client_pauses_between(pauses: list[tuple[float, float, int]], start: float, end: float) -> dict[str, str]:

@@ -206,7 +206,8 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
                 if after is not None:
                     try:
                         matched, head = await db_read(events_after)(sub=sub, cursor=after)
-                    except CursorTooOld:
+                    except CursorTooOld as refused:
+                        metrics.resume_refusals.labels(refused.reason).inc()
                         after = None
                     else:
                         self.cursor = after

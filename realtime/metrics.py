@@ -18,6 +18,14 @@ snapshots = Counter(
     "dealcast_socket_snapshots", "Snapshot frames sent to sockets by this process (a connect or a subscribe each)",
     registry=registry,
 )
+resume_refusals = Counter(
+    "dealcast_resume_refusals",
+    "Resumes (socket or changes feed) answered with a fresh snapshot instead of a replay, by why: "
+    "epoch (another log), ahead (the cursor is past the head), pruned (before the retained log), "
+    "gap (too many log rows to read), frames (too many to send), repair_gap (the process's own "
+    "repair fell that far behind, so every socket of the process got one)",
+    ["reason"], registry=registry,
+)
 dispatched = Counter(
     "dealcast_socket_dispatches",
     "Sockets an event was offered to by its groups; above deliveries by the sockets the exact check dropped",

@@ -79,6 +79,11 @@ class LogRepair:
             rows = await db_read(recent_log.between)(after=low, through=through, epoch=epoch, limit=REPLAY_LIMIT + 1)
             if len(rows) > REPLAY_LIMIT:
                 # Pub/sub was away for longer than a replay covers: every socket starts over.
+                logger.warning(
+                    "the repair is %s positions behind the log (after %s): every socket gets a fresh snapshot",
+                    through - low, low,
+                )
+                metrics.resume_refusals.labels("repair_gap").inc(len(hub.consumers))
                 for consumer in list(hub.consumers):
                     await consumer.resync()
                 rows = rows[-REPLAY_LIMIT:]

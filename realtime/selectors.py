@@ -21,7 +21,13 @@ REPLAY_MAX_FRAMES = 200
 
 class CursorTooOld(Exception):
     """The cursor cannot be resumed from this log: it points before the retained log, the gap is too
-    long to replay, or it is from another epoch or ahead of the head. The client needs a fresh snapshot."""
+    long to replay, or it is from another epoch or ahead of the head. The client needs a fresh snapshot.
+
+    ``reason`` says which (the ``dealcast_resume_refusals_total`` label)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def area_snapshot(sub: Subscription) -> Snapshot:
@@ -57,13 +63,17 @@ def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEv
     ahead of it, or the gap is too long to replay (more than ``REPLAY_MAX_FRAMES`` events to send).
     """
     head, floor, epoch = log_bounds()
-    if cursor.epoch != epoch or cursor.base > head or cursor.base < floor:
-        raise CursorTooOld()
+    if cursor.epoch != epoch:
+        raise CursorTooOld("epoch")
+    if cursor.base > head:
+        raise CursorTooOld("ahead")
+    if cursor.base < floor:
+        raise CursorTooOld("pruned")
     events = recent_log.between(
         after=cursor.base, through=head, epoch=epoch, cells=frozenset(sub.cells), limit=REPLAY_LIMIT + 1
     )
     if len(events) > REPLAY_LIMIT:
-        raise CursorTooOld()
+        raise CursorTooOld("gap")
     matched = []
     for event in events:
         if cursor.seen(event.position):
@@ -72,5 +82,5 @@ def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEv
         if distance is not None:
             matched.append((event, distance))
             if len(matched) > REPLAY_MAX_FRAMES:
-                raise CursorTooOld()
+                raise CursorTooOld("frames")
     return matched, head

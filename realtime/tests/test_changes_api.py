@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 from discounts import services
 from discounts.models import Discount
 from eventlog.models import LogHead
-from realtime import relay
+from realtime import metrics, relay
 from tests.factories import BERLIN, CategoryFactory, MarketFactory, ShopperFactory, create_deal
 
 pytestmark = pytest.mark.django_db
@@ -106,8 +106,10 @@ def test_a_renamed_category_keeps_the_shoppers_who_filter_on_it(shopper_api):
 def test_a_cursor_older_than_retention_asks_for_a_reset(shopper_api):
     # update_or_create: a running web process may already have made the row (it reads the log)
     LogHead.objects.update_or_create(pk=1, defaults={"position": 50, "pruned_through": 40})
+    pruned = refusals("pruned")
     body = shopper_api.get("/api/deals/changes/", {**AREA, "after": at(12)}).json()
     assert body["reset"] is True and body["events"] == []
+    assert refusals("pruned") == pruned + 1  # operators see why resumes cost a snapshot
 
 
 @pytest.mark.parametrize(
@@ -132,7 +134,14 @@ def test_a_cursor_from_another_log_or_ahead_of_this_one_gets_a_reset(shopper_api
     other = "0" * (len(epoch) - 1) + ("1" if epoch[-1] != "1" else "2")
     # positive control: this log's own cursor replays
     assert len(feed(shopper_api, 0)) == 1
-    for cursor in (f"{other}-0", f"{epoch}-5", "0"):
+    for cursor, reason in ((f"{other}-0", "epoch"), (f"{epoch}-5", "ahead"), ("0", "epoch")):
+        before = refusals(reason)
         body = shopper_api.get("/api/deals/changes/", {**AREA, "after": cursor}).json()
         assert body.get("reset") is True, cursor
         assert body["events"] == []
+        assert refusals(reason) == before + 1, cursor
+
+
+def refusals(reason: str) -> float:
+    """Resumes refused for ``reason`` so far, as ``/metrics`` of this process counts them."""
+    return metrics.registry.get_sample_value("dealcast_resume_refusals_total", {"reason": reason}) or 0.0
