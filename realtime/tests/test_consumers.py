@@ -12,6 +12,7 @@ from django.test import Client
 from redis.asyncio import Redis
 
 from config.asgi import application
+from harness.loops import run_on_own_loop
 from realtime import hub as hub_module, relay
 from realtime.hub import LEAVE_AFTER_SECONDS
 from tests.factories import BERLIN, MarketFactory, ShopperFactory, create_deal, offset_km
@@ -64,7 +65,7 @@ def run(coro):
             for task in hub_module.hub._tasks:
                 task.cancel()
 
-    asyncio.run(with_cleanup())
+    run_on_own_loop(with_cleanup())
 
 
 def test_a_shopper_gets_a_snapshot_then_the_deals_published_in_their_area_only(live):

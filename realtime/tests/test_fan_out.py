@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 from types import SimpleNamespace
 
@@ -10,6 +9,7 @@ import pytest
 from autobahn.exception import Disconnected
 from autobahn.twisted.websocket import WebSocketServerProtocol
 
+from harness.loops import run_on_own_loop
 from realtime.hub import LiveHub
 from realtime.transport import AutobahnOutlet, Outlet
 
@@ -39,7 +39,7 @@ def test_a_socket_closing_as_an_event_comes_does_not_cut_the_others_off():
     closing_ones = [Shopper(closing=True) for _ in range(5)]
     hub.members = {"cell": {*open_ones, *closing_ones}}
 
-    sent = asyncio.run(hub.fan_out(SimpleNamespace(groups=("cell",))))
+    sent = run_on_own_loop(hub.fan_out(SimpleNamespace(groups=("cell",))))
 
     assert [shopper.received for shopper in open_ones] == [["frame"]] * 20
     assert sent == 20

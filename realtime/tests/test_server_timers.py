@@ -15,6 +15,7 @@ import pytest
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketProtocol
 
+from harness.loops import run_on_own_loop
 from realtime import server_timers
 
 
@@ -150,7 +151,7 @@ def test_a_closed_connection_is_forgotten_once_its_application_ends(server):
         server_timers.timers_of(server).reap()
         assert socket not in server.connections
 
-    asyncio.run(scenario())
+    run_on_own_loop(scenario())
 
 
 def test_an_application_that_outlives_its_connection_too_long_is_cancelled(server):
@@ -170,7 +171,7 @@ def test_an_application_that_outlives_its_connection_too_long_is_cancelled(serve
         server_timers.timers_of(server).reap()
         assert socket not in server.connections
 
-    asyncio.run(scenario())
+    run_on_own_loop(scenario())
 
 
 def test_an_application_that_ends_while_its_socket_is_open_is_let_go_and_the_socket_kept(server):
@@ -188,4 +189,4 @@ def test_an_application_that_ends_while_its_socket_is_open_is_let_go_and_the_soc
         server_timers.timers_of(server).reap()
         assert socket not in server.connections
 
-    asyncio.run(scenario())
+    run_on_own_loop(scenario())
