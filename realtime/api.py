@@ -13,7 +13,6 @@ from rest_framework.views import APIView
 from eventlog.selectors import log_bounds
 from markets.api_fields import StrictFloatField
 from markets.geo import InvalidLocation
-from realtime import metrics
 from realtime.cursor import Cursor, InvalidCursor
 from realtime.selectors import CursorTooOld, events_after
 from realtime.subscriptions import Subscription
@@ -64,8 +63,7 @@ class ChangesView(APIView):
         if after is not None:
             try:
                 matched, head = events_after(sub=sub, cursor=after)
-            except CursorTooOld as refused:
-                metrics.resume_refusals.labels(refused.reason).inc()
+            except CursorTooOld:
                 body["reset"] = True
             else:
                 body["events"] = [

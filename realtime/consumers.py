@@ -206,8 +206,7 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
                 if after is not None:
                     try:
                         matched, head = await db_read(events_after)(sub=sub, cursor=after)
-                    except CursorTooOld as refused:
-                        metrics.resume_refusals.labels(refused.reason).inc()
+                    except CursorTooOld:
                         after = None
                     else:
                         self.cursor = after

@@ -8,6 +8,7 @@ from typing import Any
 from discounts.selectors import deals_search
 from discounts.serializers import deal_data
 from eventlog.selectors import LogEvent, log_bounds, log_head_mark
+from realtime import metrics
 from realtime.cursor import Cursor
 from realtime.recent_log import recent_log
 from realtime.snapshots import SNAPSHOT_LIMIT, Snapshot, city, snapshot_from_copy
@@ -21,13 +22,13 @@ REPLAY_MAX_FRAMES = 200
 
 class CursorTooOld(Exception):
     """The cursor cannot be resumed from this log: it points before the retained log, the gap is too
-    long to replay, or it is from another epoch or ahead of the head. The client needs a fresh snapshot.
+    long to replay, or it is from another epoch or ahead of the head. The client needs a fresh snapshot."""
 
-    ``reason`` says which (the ``dealcast_resume_refusals_total`` label)."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
+def _refused(reason: str) -> CursorTooOld:
+    """A refusal, counted by why in ``dealcast_resume_refusals_total`` (for sockets and the feed alike)."""
+    metrics.resume_refusals.labels(reason).inc()
+    return CursorTooOld(reason)
 
 
 def area_snapshot(sub: Subscription) -> Snapshot:
@@ -64,16 +65,16 @@ def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEv
     """
     head, floor, epoch = log_bounds()
     if cursor.epoch != epoch:
-        raise CursorTooOld("epoch")
+        raise _refused("epoch")
     if cursor.base > head:
-        raise CursorTooOld("ahead")
+        raise _refused("ahead")
     if cursor.base < floor:
-        raise CursorTooOld("pruned")
+        raise _refused("pruned")
     events = recent_log.between(
         after=cursor.base, through=head, epoch=epoch, cells=frozenset(sub.cells), limit=REPLAY_LIMIT + 1
     )
     if len(events) > REPLAY_LIMIT:
-        raise CursorTooOld("gap")
+        raise _refused("gap")
     matched = []
     for event in events:
         if cursor.seen(event.position):
@@ -82,5 +83,5 @@ def events_after(*, sub: Subscription, cursor: Cursor) -> tuple[list[tuple[LogEv
         if distance is not None:
             matched.append((event, distance))
             if len(matched) > REPLAY_MAX_FRAMES:
-                raise CursorTooOld("frames")
+                raise _refused("frames")
     return matched, head
