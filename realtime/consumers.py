@@ -303,7 +303,11 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
 
     async def send_text(self, text: str) -> None:
         if not self.outlet.write(text):
-            await self.base_send({"type": "websocket.send", "text": text})
+            await self.send_through_server(text)
+
+    async def send_through_server(self, text: str) -> None:
+        """ASGI ``send``: for a frame the outlet left to the server (``Outlet.write`` returned False)."""
+        await self.base_send({"type": "websocket.send", "text": text})
 
     async def send_error(self, code: str, message: str) -> None:
         await self.send_text(orjson.dumps({"type": "error", "code": code, "message": message}).decode())

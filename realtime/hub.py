@@ -279,7 +279,7 @@ class LiveHub:
                 continue
             if not consumer.outlet.write(frame):
                 try:
-                    await consumer.send_text(frame)
+                    await consumer.send_through_server(frame)
                 except Exception:  # noqa: BLE001 - one socket's failed send must not cut the others' walk
                     logger.info("could not send to a socket (closing as the event came); it resumes from its cursor")
                     continue

@@ -27,7 +27,7 @@ class Shopper:
     def frame_for(self, event) -> str:
         return "frame"
 
-    async def send_text(self, frame: str) -> None:
+    async def send_through_server(self, frame: str) -> None:
         if self.closing:
             raise Disconnected("Attempt to send on a closed protocol")
         self.received.append(frame)
