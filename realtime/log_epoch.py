@@ -2,8 +2,8 @@
 
 A restored database brings back the epoch it had (``eventlog.epoch``), so the relay keeps the
 highest position it pushed in Redis: when the database's head is found below it, the log went back,
-and the relay gives it a new epoch before sequencing anything. ``manage.py new_log_epoch`` does the
-same by hand, for a restore that lost Redis's copy too.
+and the relay gives it a new epoch before sequencing anything, in the transaction that sequences.
+``manage.py new_log_epoch`` does the same by hand, for a restore that lost Redis's copy too.
 """
 
 from __future__ import annotations
@@ -29,16 +29,18 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
 
 
-def ensure_not_rewound() -> None:
-    """Start a new epoch if the log's head is below what was already pushed under its epoch.
+def ensure_not_rewound(head: int, epoch: str) -> None:
+    """Give the log a new epoch if ``head`` is below what was already pushed under ``epoch``.
 
-    Precondition: the caller holds the relay's turn (nothing sequences meanwhile).
+    Precondition: the caller holds the log head's row lock, in the transaction that sequences after
+    ``head``. A restore landing between a check made apart from it and the sequencing left the log
+    numbering a new deal as the lost one, under the same epoch: shoppers who had seen the lost one
+    dropped it, and kept the lost deal on screen (seen in CI).
     """
-    head, _, epoch = log_bounds()
     try:
         mark = _redis().get(_mark_key())
     except redis.RedisError:
-        return  # the push will fail too; the next turn checks again
+        return  # the push will fail too; the next batch checks again
     if mark is None:
         return
     marked_epoch, _, marked_position = mark.decode().partition(":")

@@ -127,6 +127,7 @@ def sequence_batch(*, batch_size: int | None = None) -> list[RelayRow]:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCE_LOCK_KEY])
+        head = _locked_head()
         # The batch's ids are chosen first, walking the pending rows' id index and stopping at the
         # batch size; only then are their wide columns read. (Selecting the columns in the same query
         # sorted every pending row's envelope, on disk, for each batch: 47 ms a batch with 10,000
@@ -160,20 +161,29 @@ def sequence_batch(*, batch_size: int | None = None) -> list[RelayRow]:
                 continue
             sequenced.append(row)
         if sequenced:
-            _assign_positions(sequenced, now)
+            _assign_positions(sequenced, head, now)
     return sequenced
 
 
-def _assign_positions(rows: list[RelayRow], now) -> None:
-    """Give ``rows`` the next positions in id order, in one statement, and move the head.
-
-    Precondition: the caller holds the sequencing lock inside its transaction.
-    """
+def _locked_head() -> int:
+    """The log's head, its row locked until the transaction ends, with the epoch made right for it
+    (``ensure_not_rewound``): a restore cannot land between that check and the positions handed out."""
     LogHead.objects.get_or_create(pk=1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT position, epoch FROM realtime_loghead WHERE id = 1 FOR UPDATE")
+        head, epoch = cursor.fetchone()
+    ensure_not_rewound(head, epoch)
+    return head
+
+
+def _assign_positions(rows: list[RelayRow], head: int, now) -> None:
+    """Give ``rows`` the positions after ``head`` in id order, in one statement, and move the head.
+
+    Precondition: the caller holds the sequencing lock and the head's row lock (``_locked_head``)
+    inside its transaction.
+    """
     ids = [row.pk for row in rows]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT position FROM realtime_loghead WHERE id = 1 FOR UPDATE")
-        head = cursor.fetchone()[0]
         cursor.execute(
             """
             UPDATE realtime_outboxevent AS o
@@ -272,9 +282,9 @@ def relay_pending(*, max_batches: int = 50) -> RelayResult:
         batch = _not_yet_pushed() if leftovers else []
         leftovers = len(batch) == settings.OUTBOX_BATCH_SIZE
         if not batch:
-            # Before every batch, not once a turn: a database restored in the middle of a turn would
-            # otherwise get positions it had already handed out, under the same epoch (seen in CI).
-            ensure_not_rewound()
+            # Each batch checks that the log did not go back (``sequence_batch``), not once a turn: a
+            # database restored in the middle of a turn would otherwise get positions it had already
+            # handed out, under the same epoch (seen in CI).
             batch = sequence_batch()
             sequenced += len(batch)
             if not batch:

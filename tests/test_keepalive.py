@@ -37,9 +37,17 @@ def pings_until_dropped(sock: socket.socket, received: bytes, timeout: float) ->
     return pings, False
 
 
-def test_a_shopper_who_went_silent_is_let_go_and_one_who_answers_stays_live(stack):
-    # given a web process that pings every second and waits two for the pong
+@pytest.fixture
+def pinging_web(stack):
+    """A web process of its own that pings every second and waits two for the pong; stopped after."""
     port = stack.start_web(keepalive=(PING_EVERY, PONG_WITHIN))
+    yield port
+    stack.stop_web([p for p, _ in stack.webs].index(port))
+
+
+def test_a_shopper_who_went_silent_is_let_go_and_one_who_answers_stays_live(pinging_web):
+    # given a web process that pings every second and waits two for the pong
+    port = pinging_web
     shopper = ShopperFactory()
     session = session_cookie(shopper)
     live = ShopperSocket(f"ws://127.0.0.1:{port}/ws/deals/", session=session, origin=f"http://127.0.0.1:{port}")

@@ -2,7 +2,7 @@ import threading
 from unittest import mock
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from discounts.models import Discount
 from eventlog.models import LogHead, OutboxEvent
@@ -197,3 +197,53 @@ def test_a_restore_right_after_a_push_is_noticed_by_the_next_relay():
     assert head.position == 2 and head.epoch != epoch
     assert OutboxEvent.objects.get(position=2).envelope["data"]["product"] == "After the restore"
     assert OutboxEvent.objects.get(position=1).deal_id == kept.pk
+
+
+def test_a_restore_landing_as_a_batch_is_sequenced_never_reuses_a_pushed_position_under_one_epoch():
+    # given two deals pushed at positions 1 and 2, and a third waiting to be relayed
+    pushed: list[tuple[str, int, str]] = []
+    real_publish = relay.publisher.publish
+
+    def record(messages):
+        batch = list(messages)
+        epoch = LogHead.objects.get().epoch
+        pushed.extend((epoch, m["position"], m["id"]) for _, m in batch if m["type"] == "deal.event")
+        real_publish(batch)
+
+    create_deal(product="Kept")
+    create_deal(product="Lost in the restore")
+    with mock.patch.object(relay.publisher, "publish", record):
+        relay.relay_pending()
+    create_deal(product="After the restore")
+
+    def restore_to_1():
+        # One transaction, as a restore is to everyone else: the head first, then the later events.
+        with transaction.atomic():
+            LogHead.objects.filter(pk=1).update(position=1)
+            OutboxEvent.objects.filter(position__gt=1).delete()
+        connection.close()
+
+    restore = threading.Thread(target=restore_to_1)
+    real_check = relay.ensure_not_rewound
+
+    def check_then_restore(*args):
+        # when the database is restored right after the relay checked the head, before it sequences
+        real_check(*args)
+        if restore.ident is None:
+            restore.start()
+            restore.join(timeout=1)
+
+    with mock.patch.object(relay, "ensure_not_rewound", check_then_restore), mock.patch.object(
+        relay.publisher, "publish", record
+    ):
+        relay.relay_pending()
+        restore.join()
+        create_deal(product="Later")
+        relay.relay_pending()
+    # then no position was pushed for two events under one epoch: no shopper drops a new event as seen
+    assert restore.ident is not None
+    assert OutboxEvent.objects.order_by("position").last().envelope["data"]["product"] == "Later"
+    events_at = {}
+    for epoch, position, event_id in pushed:
+        events_at.setdefault((epoch, position), set()).add(event_id)
+    assert {key: ids for key, ids in events_at.items() if len(ids) > 1} == {}
