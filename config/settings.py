@@ -382,6 +382,8 @@ REALTIME_MAX_SOCKETS_PER_SESSION = env_int("REALTIME_MAX_SOCKETS_PER_SESSION", 1
 REALTIME_MAX_SOCKETS_PER_ACCOUNT = env_int("REALTIME_MAX_SOCKETS_PER_ACCOUNT", 20)
 # How long a web process trusts a login it read for a socket, unless it hears it end (realtime/logins.py; 0: never).
 REALTIME_LOGIN_REMEMBER_SECONDS = env_float("REALTIME_LOGIN_REMEMBER_SECONDS", 60.0)
+# Log positions each web process keeps decoded for resumes and repair (realtime/recent_log.py; ~2.6 KB each).
+REALTIME_RECENT_EVENTS = env_int("REALTIME_RECENT_EVENTS", 10_000)
 # Gen-0 threshold of the web process's garbage collector (0: CPython's default); see realtime/tuning.py.
 REALTIME_GC_THRESHOLD = env_int("REALTIME_GC_THRESHOLD", 50_000)
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")

@@ -3,8 +3,9 @@
 In a reconnect storm every shopper resumes from a cursor a few seconds old: each read the same
 recent rows from PostgreSQL and decoded their JSON again, a fifth of the web process's CPU while
 10,000 came back (py-spy, ``bench.run --quick --profile``, the storm's profile). The process keeps
-the last ``WINDOW`` positions of the log (every cell), filled by whoever first needs a range: the
-repair tick, which reads every new event once a second anyway, or a resume reading up to the head.
+the last ``REALTIME_RECENT_EVENTS`` positions of the log (every cell), filled by whoever first needs
+a range: the repair tick, which reads every new event once a second anyway, or a resume reading up
+to the head.
 
 Exact, as cursors are: an event's position and epoch name it (positions are handed out in order
 under a lock and become visible in that order, ``realtime.relay``), so a position read once under
@@ -17,13 +18,19 @@ from __future__ import annotations
 import threading
 from bisect import bisect_right
 
-from eventlog.selectors import LogEvent, log_events
+from django.conf import settings
 
-WINDOW = 2000
+from eventlog.selectors import LogEvent, log_events
 
 
 class RecentLog:
     def __init__(self) -> None:
+        # Positions, not seconds: a shopper's cursor moves only when a frame reaches them, so a shopper
+        # in a quiet corner of the city resumes from thousands of positions back. With 2,000 kept, the
+        # reference benchmark's storm (after ~4,000 changes) sent those resumes to PostgreSQL, filtered
+        # by cells: 35% of a core for PostgreSQL and 52.6 s to bring 10,000 shoppers back; with 10,000
+        # kept (~2.6 KB each, decoded), 14% and 30.4 s.
+        self.window = settings.REALTIME_RECENT_EVENTS
         self._lock = threading.Lock()
         # The events of log ``epoch`` with ``low < position <= high``, in position order.
         self.epoch: str | None = None
@@ -41,10 +48,10 @@ class RecentLog:
         """
         if after >= through:
             return []
-        if through - after > WINDOW:
+        if through - after > self.window:
             return log_events(after=after, through=through, cells=cells, limit=limit)
         with self._lock:
-            if epoch != self.epoch or self.low == self.high or through - self.high > WINDOW:
+            if epoch != self.epoch or self.low == self.high or through - self.high > self.window:
                 # Another log, nothing kept yet, or all of it would be trimmed: start at ``after``.
                 self._start(epoch, after)
             if after < self.low:
@@ -70,8 +77,8 @@ class RecentLog:
         self.events.extend(fresh)
         self.positions.extend(event.position for event in fresh)
         self.high = through
-        if self.high - self.low > WINDOW:
-            self.low = self.high - WINDOW
+        if self.high - self.low > self.window:
+            self.low = self.high - self.window
             drop = bisect_right(self.positions, self.low)
             del self.events[:drop], self.positions[:drop]
 

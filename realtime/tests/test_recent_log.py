@@ -5,7 +5,7 @@ import pytest
 from eventlog.epoch import rotate_epoch
 from eventlog.models import LogHead, OutboxEvent
 from eventlog.selectors import log_bounds, log_events
-from realtime import recent_log as recent_log_module, relay
+from realtime import relay
 from realtime.recent_log import RecentLog
 from tests.factories import BERLIN, MarketFactory, create_deal
 
@@ -68,8 +68,8 @@ def test_cells_and_limit_filter_as_the_log_query_does():
     assert len(read(window, 0, cells=berlin)) == 5
 
 
-def test_a_range_older_or_longer_than_the_window_comes_from_the_log(monkeypatch):
-    monkeypatch.setattr(recent_log_module, "WINDOW", 2)
+def test_a_range_older_or_longer_than_the_window_comes_from_the_log(settings):
+    settings.REALTIME_RECENT_EVENTS = 2
     window = RecentLog()
     publish(5)
     read(window, 3)
