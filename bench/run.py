@@ -205,9 +205,10 @@ def run(args) -> dict:
             if rate >= args.reference_rate and (p99 or 0) > 250:
                 say("  p99 passed 250 ms: the sweep stops here")
                 break
-        # From a settled system: after a phase past saturation the web process still had seconds of
-        # frames queued and PostgreSQL was catching up (36.6% of a core during the storm against 15.7%),
-        # which doubled the storm's time (50.1 s against 23.4 s for the same code after a phase that kept up).
+        # From a settled system: the sweep's last phase is past saturation, and what it left queued is
+        # not the storm's work. (The storm was twice as long after the full sweep as after two phases,
+        # but not for that: resumes from further back than the web process's window of recent events
+        # went to PostgreSQL; see realtime/recent_log.py.)
         wait_drained()
         wait_settled(sampler)
         say(f"reconnect storm: all {connected} shoppers drop and resume from their cursors at once")
