@@ -140,12 +140,15 @@ def run(args) -> dict:
         sampler = Sampler([p.pid for _, p in stack.webs[:args.web]], [w.pid for w in stack.workers])
         rss_before = sampler.web_rss()
         say(f"connecting {args.connections} WebSocket shoppers from {args.web} load generator process(es)")
-        ws_urls = [f"ws://127.0.0.1:{port}/ws/deals/" for port, _ in stack.webs[:args.web]]
-        # Each load generator talks to one web process, as a balancer would spread them.
+        ports = [port for port, _ in stack.webs[:args.web]]
+        # Each load generator talks to one web process, as a balancer would spread them, with that
+        # process's own origin: the page's origin is the host it was served from (the socket's
+        # same-origin check refused every socket sent to a second process with the first's).
         loadgens = []
-        for index, url in enumerate(ws_urls):
-            (workdir / f"s{index}.json").write_text(json.dumps(shoppers[index::len(ws_urls)]))
-            loadgens.append(spawn_loadgen(["--mode", "socket", "--url", url, "--origin", stack.base_url,
+        for index, port in enumerate(ports):
+            (workdir / f"s{index}.json").write_text(json.dumps(shoppers[index::len(ports)]))
+            loadgens.append(spawn_loadgen(["--mode", "socket", "--url", f"ws://127.0.0.1:{port}/ws/deals/",
+                                           "--origin", f"http://127.0.0.1:{port}",
                                            "--sessions", str(workdir / f"s{index}.json")], workdir, f"socket{index}"))
         spies = profile(args, stack, "connect", seconds=20)
         cpu_at_start, connect_started, web_cpu_at_start = cpu_by_program(), time.monotonic(), sampler.web_cpu_seconds()
@@ -172,7 +175,6 @@ def run(args) -> dict:
         token, market_id, category = staff_token()
         staff = StaffWriter(staff_base, token, market_id, category, rate=2.0)
         staff.start()
-        ports = [port for port, _ in stack.webs[:args.web]]
         phases = []
         rng = random.Random(3)
         for rate in args.rates:
