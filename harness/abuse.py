@@ -60,23 +60,39 @@ class GreedyAccount:
         return {"Cookie": f"sessionid={session}", "Origin": origin_of(self.url)}
 
     def _try_too_many(self) -> None:
-        """Open more sockets from one login than it may hold; count the ones the server refuses."""
+        """Open more sockets from one login than it may hold; count the ones the server refuses.
+
+        Each socket is asked a question only a connected socket answers (a frame of an unknown type):
+        the server handles a socket's frames only after its connect handler, so every socket ends in
+        either the refusal or that answer, however late a busy server sends them.
+        """
         opened = []
         for _ in range(SOCKETS_TRIED):
             ws = connect(self.url, additional_headers=self._headers(self.sessions[0]), open_timeout=5)
             opened.append(ws)
-        time.sleep(1.0)
         for ws in opened:
             try:
-                while True:
-                    frame = json.loads(ws.recv(timeout=0.05))
-                    if frame.get("code") == "too_many_sockets":
-                        self.report.sockets_refused += 1
-                        break
-            except (TimeoutError, ConnectionClosed):
+                ws.send(json.dumps({"type": "are_you_connected"}))
+            except ConnectionClosed:
                 pass
+        deadline = time.monotonic() + 15.0
+        for ws in opened:
+            if self._refused(ws, deadline):
+                self.report.sockets_refused += 1
             ws.close()
         self.report.sockets_tried = SOCKETS_TRIED
+
+    @staticmethod
+    def _refused(ws, deadline: float) -> bool:
+        try:
+            while True:
+                frame = json.loads(ws.recv(timeout=max(deadline - time.monotonic(), 0.01)))
+                if frame.get("code") == "too_many_sockets":
+                    return True
+                if frame.get("code") == "unknown_type":
+                    return False
+        except (TimeoutError, ConnectionClosed):
+            return False
 
     def _resume_every_second(self, session: str) -> None:
         while self._running.is_set():
