@@ -12,11 +12,30 @@ import asyncio
 import os
 import threading
 from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from channels.layers import channel_layers
 
 PUBLISH_TIMEOUT_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Sending:
+    """Messages on their way to Redis."""
+
+    future: Future
+    size: int
+
+    def wait(self) -> None:
+        """Return once they were sent; raise if sending failed or timed out."""
+        try:
+            self.future.result(timeout=PUBLISH_TIMEOUT_SECONDS + 0.01 * self.size)
+        except BaseException:
+            # A hung send would otherwise hold the layer's connection lock for every later batch.
+            self.future.cancel()
+            raise
 
 
 class LayerPublisher:
@@ -38,20 +57,16 @@ class LayerPublisher:
 
     def publish(self, messages: Iterable[tuple[str, dict[str, Any]]]) -> None:
         """Send each ``(group, message)``; raises if the layer (Redis) fails or times out."""
+        self.begin(messages).wait()
+
+    def begin(self, messages: Iterable[tuple[str, dict[str, Any]]]) -> Sending:
+        """Start sending each ``(group, message)`` on the layer's thread and return at once.
+
+        The relay sequences its next batch while this one travels to Redis.
+        """
         self._ensure_started()
         batch = list(messages)
-
-        async def send_all() -> None:
-            await self._publish_pipelined(batch)
-
-        future = asyncio.run_coroutine_threadsafe(send_all(), self._loop)
-        try:
-            future.result(timeout=PUBLISH_TIMEOUT_SECONDS + 0.01 * len(batch))
-        except BaseException:
-            # A hung send would otherwise hold the layer's connection lock for every later batch.
-            future.cancel()
-            raise
-
+        return Sending(asyncio.run_coroutine_threadsafe(self._publish_pipelined(batch), self._loop), len(batch))
 
     async def _publish_pipelined(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
         """What ``group_send`` does for each message, in one round trip per Redis shard.
@@ -63,9 +78,14 @@ class LayerPublisher:
         """
         loop_layer = self._layer._get_layer()
         by_shard: dict[Any, list[tuple[str, bytes]]] = {}
+        # One message often goes to several groups (an event to each of its cells): encode it once.
+        encoded: dict[int, bytes] = {}
         for group, message in batch:
             channel = loop_layer._get_group_channel_name(group)
-            by_shard.setdefault(loop_layer._get_shard(channel), []).append((channel, self._layer.serialize(message)))
+            payload = encoded.get(id(message))
+            if payload is None:
+                payload = encoded[id(message)] = self._layer.serialize(message)
+            by_shard.setdefault(loop_layer._get_shard(channel), []).append((channel, payload))
         for shard, items in by_shard.items():
             async with shard._lock:
                 shard._ensure_redis()

@@ -250,9 +250,7 @@ def test_a_lost_pubsub_message_is_repaired_from_the_log(stack, connect_shopper, 
         OutboxEvent.objects.filter(deal_id=deal.pk).update(scheduled_for=timezone.now() + timedelta(hours=1))
     with relay.relay_turn():
         OutboxEvent.objects.filter(deal_id=deal.pk).update(scheduled_for=timezone.now())
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(relay, "publish_rows", lambda rows: 0)
-            relay.relay_pending()
+        relay.sequence_batch()
         OutboxEvent.objects.filter(deal_id=deal.pk).update(state=OutboxEvent.State.PUBLISHED)
     # then the web process notices the gap and delivers it, through its repair
     frame = sock.next("event", timeout=5)

@@ -1,4 +1,5 @@
 import threading
+from concurrent.futures import Future
 from unittest import mock
 
 import pytest
@@ -7,6 +8,7 @@ from django.db import connection, transaction
 from discounts.models import Discount
 from eventlog.models import LogHead, OutboxEvent
 from realtime import relay
+from realtime.publisher import Sending
 from tests.factories import MarketFactory, create_deal
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,13 +20,13 @@ class RecordingLayer:
     def __init__(self):
         self.sent: list[tuple[str, int]] = []
         self.lock = threading.Lock()
-        self.real = relay.publisher.publish
+        self.real = relay.publisher.begin
 
     def __call__(self, messages):
         batch = list(messages)
         with self.lock:
             self.sent.extend((group, message["position"]) for group, message in batch if message["type"] == "deal.event")
-        self.real(batch)
+        return self.real(batch)
 
 
 @pytest.fixture(autouse=True)
@@ -38,7 +40,7 @@ def relay_turn_held():
 @pytest.fixture
 def recording():
     layer = RecordingLayer()
-    with mock.patch.object(relay.publisher, "publish", layer):
+    with mock.patch.object(relay.publisher, "begin", layer):
         yield layer
 
 
@@ -67,7 +69,9 @@ def test_two_relays_draining_at_once_publish_each_row_once(recording):
         try:
             while rows := relay.sequence_batch(batch_size=7):
                 claimed[slot].extend(r.pk for r in rows)
-                relay.publish_rows(rows)
+                push = relay.Push.start(rows)
+                assert push.arrived()
+                push.mark_published()
         finally:
             connection.close()
 
@@ -81,6 +85,33 @@ def test_two_relays_draining_at_once_publish_each_row_once(recording):
     positions = [p for _, p in recording.sent]
     assert sorted(set(positions)) == list(range(1, 61))
     assert len(positions) == 120  # two resolutions each, once
+
+
+def test_a_failed_push_ends_the_turn_and_the_batch_sequenced_meanwhile_goes_out_after_it(recording, settings):
+    # given six deals relayed two at a time, and Redis failing the turn's second push
+    settings.OUTBOX_BATCH_SIZE = 2
+    for _ in range(6):
+        create_deal(market=MarketFactory())
+    pushes = []
+
+    def second_push_fails(messages):
+        pushes.append(messages)
+        if len(pushes) == 2:
+            failed = Future()
+            failed.set_exception(ConnectionError("Redis went away"))
+            return Sending(failed, 1)
+        return recording(messages)
+
+    with mock.patch.object(relay.publisher, "begin", second_push_fails):
+        result = relay.relay_pending()
+    # then the turn ended there: only the first batch went out, the one sequenced meanwhile waits
+    assert result.published == 2
+    assert [p for _, p in recording.sent] == [1, 1, 2, 2]
+    assert OutboxEvent.objects.filter(state=OutboxEvent.State.SEQUENCED).count() == 4
+    # and the next turn pushes every position once, in order
+    assert relay.relay_pending().published == 4
+    assert [p for _, p in recording.sent] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6]
+    assert not OutboxEvent.objects.exclude(state=OutboxEvent.State.PUBLISHED).exists()
 
 
 def test_poison_row_backs_off_then_dies_and_does_not_block_other_deals(recording, settings):
@@ -178,16 +209,18 @@ def test_a_restore_right_after_a_push_is_noticed_by_the_next_relay():
     kept = create_deal(product="Kept")
     relay.relay_pending()
     lost = create_deal(product="Lost in the restore")
-    real_publish = relay.publisher.publish
+    real_begin = relay.publisher.begin
 
     def publish_then_restore(messages):
-        real_publish(messages)
+        sending = real_begin(messages)
+        sending.wait()
         Discount.objects.filter(pk=lost.pk).delete()
         OutboxEvent.objects.exclude(position__lte=1).delete()
         LogHead.objects.filter(pk=1).update(position=1)
+        return sending
 
     epoch = LogHead.objects.get().epoch
-    with mock.patch.object(relay.publisher, "publish", publish_then_restore):
+    with mock.patch.object(relay.publisher, "begin", publish_then_restore):
         relay.relay_pending()
     # when the next deal is relayed, numbered 2 as the lost one was
     create_deal(product="After the restore")
@@ -202,17 +235,17 @@ def test_a_restore_right_after_a_push_is_noticed_by_the_next_relay():
 def test_a_restore_landing_as_a_batch_is_sequenced_never_reuses_a_pushed_position_under_one_epoch():
     # given two deals pushed at positions 1 and 2, and a third waiting to be relayed
     pushed: list[tuple[str, int, str]] = []
-    real_publish = relay.publisher.publish
+    real_begin = relay.publisher.begin
 
     def record(messages):
         batch = list(messages)
         epoch = LogHead.objects.get().epoch
         pushed.extend((epoch, m["position"], m["id"]) for _, m in batch if m["type"] == "deal.event")
-        real_publish(batch)
+        return real_begin(batch)
 
     create_deal(product="Kept")
     create_deal(product="Lost in the restore")
-    with mock.patch.object(relay.publisher, "publish", record):
+    with mock.patch.object(relay.publisher, "begin", record):
         relay.relay_pending()
     create_deal(product="After the restore")
 
@@ -234,7 +267,7 @@ def test_a_restore_landing_as_a_batch_is_sequenced_never_reuses_a_pushed_positio
             restore.join(timeout=1)
 
     with mock.patch.object(relay, "ensure_not_rewound", check_then_restore), mock.patch.object(
-        relay.publisher, "publish", record
+        relay.publisher, "begin", record
     ):
         relay.relay_pending()
         restore.join()
