@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from channels.layers import channel_layers
@@ -30,10 +31,10 @@ class Sending:
     future: Future
     size: int
 
-    def wait(self) -> None:
-        """Return once they were sent; raise if sending failed or timed out."""
+    def wait(self) -> datetime:
+        """When they were sent, once they were; raise if sending failed or timed out."""
         try:
-            self.future.result(timeout=PUBLISH_TIMEOUT_SECONDS + 0.01 * self.size)
+            return self.future.result(timeout=PUBLISH_TIMEOUT_SECONDS + 0.01 * self.size)
         except BaseException:
             # A hung send would otherwise hold the layer's connection lock for every later batch.
             self.future.cancel()
@@ -70,7 +71,7 @@ class LayerPublisher:
         batch = list(messages)
         return Sending(asyncio.run_coroutine_threadsafe(self._publish_batched(batch), self._loop), len(batch))
 
-    async def _publish_batched(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+    async def _publish_batched(self, batch: list[tuple[str, dict[str, Any]]]) -> datetime:
         """What ``group_send`` does for each message, in one command per Redis shard.
 
         ``group_send`` awaits one PUBLISH at a time under the shard's lock (~0.4 ms each); a batch of
@@ -98,6 +99,7 @@ class LayerPublisher:
             async with shard._lock:
                 shard._ensure_redis()
                 await shard._redis.eval(PUBLISH_ALL, len(channels), *channels, *payloads)
+        return datetime.now(UTC)
 
 
 publisher = LayerPublisher()

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -240,6 +240,9 @@ class Push:
 
     rows: list[RelayRow]
     sending: Sending
+    # When Redis had them: the relay may wait for a push only after sequencing its next batch, so
+    # the time it marks them published is later than that.
+    sent_at: datetime | None = None
 
     @classmethod
     def start(cls, rows: list[RelayRow]) -> Push:
@@ -259,7 +262,7 @@ class Push:
     def arrived(self) -> bool:
         """Wait for the push; False (logged) if Redis failed it: the rows stay sequenced in the log."""
         try:
-            self.sending.wait()
+            self.sent_at = self.sending.wait()
         except Exception:  # noqa: BLE001 - the next turn and the web processes recover the rows
             logger.warning("pushing %s events to pub/sub failed; they stay in the log", len(self.rows), exc_info=True)
             return False
@@ -276,7 +279,7 @@ class Push:
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE realtime_outboxevent SET state = %s, published_at = %s WHERE id = ANY(%s) AND state = %s",
-                [OutboxEvent.State.PUBLISHED, timezone.now(), [row.pk for row in self.rows], OutboxEvent.State.SEQUENCED],
+                [OutboxEvent.State.PUBLISHED, self.sent_at, [row.pk for row in self.rows], OutboxEvent.State.SEQUENCED],
             )
         remember_pushed(self.last_position)
         return len(self.rows)

@@ -56,6 +56,26 @@ def test_relay_gives_gap_free_positions_and_publishes_to_both_resolutions(record
     assert LogHead.objects.get().position == 3
 
 
+def test_an_event_is_stamped_published_when_redis_had_it_not_when_the_relay_got_round_to_saying_so(settings):
+    # given two batches, the second sequenced while the first travels to Redis
+    sendings = []
+    real_begin = relay.publisher.begin
+
+    def keep(messages):
+        sendings.append(real_begin(messages))
+        return sendings[-1]
+
+    settings.OUTBOX_BATCH_SIZE = 2
+    for _ in range(4):
+        create_deal(market=MarketFactory())
+    with mock.patch.object(relay.publisher, "begin", keep):
+        relay.relay_pending()
+    # then each row's published_at is the moment its push arrived (relay lag is measured from it)
+    sent_at = [sending.future.result() for sending in sendings]
+    stamps = list(OutboxEvent.objects.order_by("position").values_list("published_at", flat=True))
+    assert stamps == [sent_at[0], sent_at[0], sent_at[1], sent_at[1]]
+
+
 def test_two_relays_draining_at_once_publish_each_row_once(recording):
     for _ in range(60):
         create_deal(market=MarketFactory())
