@@ -48,7 +48,8 @@ def cpu_by_program() -> dict[str, float]:
         if times is None:
             continue
         joined = " ".join(cmd)
-        name = next((k for k in ("daphne", "uvicorn", "bench.loadgen", "celery", "postgres", "valkey") if k in joined),
+        name = next((k for k in ("daphne", "uvicorn", "bench.loadgen", "bench.run", "celery", "postgres", "valkey")
+                     if k in joined),
                     proc.info["name"] or "?")
         totals[name] = totals.get(name, 0.0) + times.user + times.system
     return totals

@@ -186,16 +186,18 @@ def run(args) -> dict:
             cpu_before, sent_before = sampler.web_cpu_seconds(), sum(scrape(p, "dealcast_socket_deliveries_total") for p in ports)
             dispatched_before = sum(scrape(p, "dealcast_socket_dispatches_total") for p in ports)
             collections_before = gc_pauses(ports[0])
-            since, start_t = timezone.now(), time.time()
-            spies = profile(args, stack, f"rate{rate:g}", seconds=args.phase_s) if rate == args.reference_rate else []
+            since, start_t, programs_before = timezone.now(), time.time(), cpu_by_program()
+            spies = profile(args, stack, f"rate{rate:g}", seconds=args.phase_s) if rate == args.profile_rate else []
             changes = drive(rate, args.phase_s, rng)
             finish_profile(spies)
             cpu = sampler.cpu_percent()
+            by_program = cpu_split(programs_before, cpu_by_program(), time.time() - start_t)
             time.sleep(1.5)
             web_cpu_s = sampler.web_cpu_seconds() - cpu_before
             delivered = sum(scrape(p, "dealcast_socket_deliveries_total") for p in ports) - sent_before
             dispatched = sum(scrape(p, "dealcast_socket_dispatches_total") for p in ports) - dispatched_before
             phase = {"rate": rate, "changes": changes, "start": start_t, "end": time.time(), "cpu": cpu,
+                     "cpu_by_program": by_program,
                      "gc": gc_between(collections_before, gc_pauses(ports[0])),
                      "relay_lags": relay_lags_ms(since), "server_deliveries": delivered, "dispatched": dispatched,
                      "cpu_us_per_delivery": round(web_cpu_s / delivered * 1e6, 1) if delivered else None}
@@ -206,7 +208,7 @@ def run(args) -> dict:
             p99 = percentile(partial, 99)
             say(f"  {len(partial) / (phase['end'] - phase['start']):.0f} deliveries/s, p99 {p99} ms, "
                 f"{phase['cpu_us_per_delivery']} µs of web CPU per delivery, collections {phase['gc'] or 'none'}"
-                f" (load generators': {phase['client_gc'] or 'none'})")
+                f" (load generators': {phase['client_gc'] or 'none'}); CPU by program (% of one core): {by_program}")
             if rate >= args.reference_rate and (p99 or 0) > 250:
                 say("  p99 passed 250 ms: the sweep stops here")
                 break
@@ -368,15 +370,17 @@ def wait_settled(sampler: Sampler, limit_s: float = 60) -> None:
 
 
 def profile(args, stack, label: str, seconds: float) -> list[subprocess.Popen]:
-    """With ``--profile``, py-spy samples the web processes and the worker; collapsed stacks per process."""
+    """With ``--profile``, py-spy samples the web processes, the worker and this process (the deal changes'
+    driver); collapsed stacks per process."""
     if not args.profile:
         return []
     spy = str(Path(sys.executable).parent / "py-spy")
     targets = [(f"web{i}", proc.pid) for i, (_, proc) in enumerate(stack.webs[:args.web])] + [
-        (f"worker{i}", w.pid) for i, w in enumerate(stack.workers)]
+        (f"worker{i}", w.pid) for i, w in enumerate(stack.workers)] + [("driver", os.getpid())]
     RESULTS.mkdir(parents=True, exist_ok=True)
     # --gil: only samples holding the GIL, so the shares are of CPU spent, not of threads waiting.
-    return [subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--gil",
+    # --subprocesses: a prefork worker's tasks run in its children.
+    return [subprocess.Popen([spy, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200", "--gil", "--subprocesses",
                               "--format", "raw", "-o", str(RESULTS / f"profile-{args.name}-{label}-{name}.txt")],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name, pid in targets]
 
@@ -494,6 +498,8 @@ def main() -> int:
                         help="a web process for staff's paths alone, as docs/deploy.md routes them (0: the shoppers' process serves them)")
     parser.add_argument("--server", choices=["daphne", "uvicorn"], default="daphne")
     parser.add_argument("--profile", action="store_true", help="py-spy the servers while connecting, at the reference rate and in the reconnect storm")
+    parser.add_argument("--profile-rate", type=float,
+                        help="the sweep's phase that --profile samples (changes/s; the reference rate if not given)")
     parser.add_argument("--rates", type=lambda text: [float(r) for r in text.split(",")], help="changes/s, e.g. 10,25")
     parser.add_argument("--connect-only", action="store_true", help="stop after connecting (for profiling connects)")
     parser.add_argument("--name")
@@ -504,6 +510,7 @@ def main() -> int:
     # could only say the saturation was somewhere between ~8,000 and ~15,000.
     args.rates = args.rates or ([10, 50, 100] if args.quick else [1, 10, 25, 50, 75, 100, 150, 200])
     args.reference_rate = 10
+    args.profile_rate = args.profile_rate or args.reference_rate
     args.phase_s = 8.0 if args.quick else 20.0
     args.pollers = 100 if args.quick else 500
     args.opted_in = 1000 if args.quick else 5000

@@ -123,19 +123,23 @@ def sequence_batch(*, batch_size: int | None = None) -> list[RelayRow]:
     A deal whose earlier event is backing off keeps its later events pending, so one deal's events
     never overtake each other. Returns the sequenced rows, committed.
     """
-    batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
+    return _sequence(batch_size or settings.OUTBOX_BATCH_SIZE)[0]
+
+
+def _sequence(batch_size: int) -> tuple[list[RelayRow], bool]:
+    """``sequence_batch``, and whether it claimed a whole batch (more may be due)."""
     now = timezone.now()
     with transaction.atomic():
+        # Bitmap scans are off for this transaction: with statistics taken before a burst of inserts,
+        # PostgreSQL guesses a few hundred pending rows and collects them all by bitmap and sorts them,
+        # every batch (5 ms a batch with 4,000 left of a 20,000 burst, more before). Without, the walk
+        # of the pending rows' id index stops at the batch size.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SEQUENCE_LOCK_KEY])
-        head = _locked_head()
-        # The batch's ids are chosen first, walking the pending rows' id index in order and stopping
-        # at the batch size; only then are their wide columns read. (Selecting the columns in the same
-        # query sorted every pending row's envelope, on disk, for each batch: 47 ms a batch with
-        # 10,000 pending, 2 ms now.) With statistics taken before a burst of inserts, PostgreSQL
-        # guesses a few hundred pending rows and instead collects them all by bitmap and sorts them,
-        # every batch: 5 ms a batch with 4,000 left of a 20,000 burst, more before. Bitmap scans are
-        # off for this transaction so the walk stops at the batch size.
+            cursor.execute("SELECT pg_advisory_xact_lock(%s), set_config('enable_bitmapscan', 'off', true)",
+                           [SEQUENCE_LOCK_KEY])
+        # The batch's ids are chosen first, in id order, stopping at the batch size; only then are their
+        # wide columns read. (Selecting the columns in the same query sorted every pending row's
+        # envelope, on disk, for each batch: 47 ms a batch with 10,000 pending, 2 ms now.)
         # A deal whose row is backing off (scheduled later) waits for it. Only a deal's earliest
         # pending row can be backing off (a row is tried only after every earlier one left "pending"),
         # so "the deal has a pending row scheduled later" is the whole rule: one small set, hashed
@@ -143,8 +147,6 @@ def sequence_batch(*, batch_size: int | None = None) -> list[RelayRow]:
         # with statistics taken before a burst of inserts PostgreSQL probed the whole pending index
         # each time: 1.9 s a batch with 20,000 pending (the reference benchmark's relay: 358/s). A row
         # backing off is in that set itself, so the rule also keeps rows that are not due yet.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL enable_bitmapscan = off")
         rows = _relay_rows(
             f"SELECT {_ROW_COLUMNS} FROM realtime_outboxevent o WHERE o.id IN ("
             "   SELECT p.id FROM realtime_outboxevent p"
@@ -155,7 +157,9 @@ def sequence_batch(*, batch_size: int | None = None) -> list[RelayRow]:
             [OutboxEvent.State.PENDING, OutboxEvent.State.PENDING, now, batch_size],
         )
         if not rows:
-            return []
+            # Most turns end with this empty look (py-spy at 75 changes/s: a turn a commit), so the
+            # head's lock and the rewind check (a Redis read) wait until there is something to number.
+            return [], False
         sequenced, failed_deals = [], set()
         for row in rows:
             if row.deal_id in failed_deals:
@@ -168,8 +172,8 @@ def sequence_batch(*, batch_size: int | None = None) -> list[RelayRow]:
                 continue
             sequenced.append(row)
         if sequenced:
-            _assign_positions(sequenced, head, now)
-    return sequenced
+            _assign_positions(sequenced, _locked_head(), now)
+    return sequenced, len(rows) == batch_size
 
 
 def _locked_head() -> int:
@@ -314,23 +318,28 @@ def relay_pending(*, max_batches: int = 50) -> RelayResult:
     The next batch is sequenced while the last one travels to Redis; pushes themselves go one at a
     time, each started after the one before arrived, and none outlives the turn.
 
+    "Done" is a batch shorter than the batch size: it took every row due when it looked. A row
+    committed after that look has a wake-up of its own sent after its commit (``RelayWaker``), whose
+    turn comes after this one; so the turn does not look once more to find nothing, which at 75
+    changes/s (a turn a commit) was a sequencing transaction in every turn.
+
     Precondition: the caller holds ``relay_turn()``.
     """
     sequenced = published = 0
     # Only an earlier turn can have left rows sequenced but not pushed: within this one every push
     # either arrives or ends the turn. So look for them until there are none, then push each fresh
     # batch as it is sequenced.
-    leftovers = True
+    leftovers = more_due = True
     pushing: Push | None = None
     try:
         for _ in range(max_batches):
             batch = _not_yet_pushed(after=pushing.last_position if pushing else 0) if leftovers else []
             leftovers = len(batch) == settings.OUTBOX_BATCH_SIZE
-            if not batch:
+            if not batch and more_due:
                 # Each batch checks that the log did not go back (``sequence_batch``), not once a turn:
                 # a database restored in the middle of a turn would otherwise get positions it had
                 # already handed out, under the same epoch (seen in CI).
-                batch = sequence_batch()
+                batch, more_due = _sequence(settings.OUTBOX_BATCH_SIZE)
                 sequenced += len(batch)
             previous, pushing = pushing, None
             if previous is not None and not previous.arrived():

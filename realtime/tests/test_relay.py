@@ -1,4 +1,5 @@
 import threading
+import time
 from concurrent.futures import Future
 from unittest import mock
 
@@ -132,6 +133,42 @@ def test_a_failed_push_ends_the_turn_and_the_batch_sequenced_meanwhile_goes_out_
     assert relay.relay_pending().published == 4
     assert [p for _, p in recording.sent] == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6]
     assert not OutboxEvent.objects.exclude(state=OutboxEvent.State.PUBLISHED).exists()
+
+
+def test_a_deal_committed_while_a_turn_pushes_goes_out_on_the_wake_up_its_own_commit_sent(recording):
+    # given a deal waiting, and a second one committed (by another connection) while the turn pushes the first
+    from realtime.tasks import relay_outbox
+
+    first = create_deal(product="First")
+    wake_ups, committed = [], []
+
+    def commit_second():
+        committed.append((create_deal(product="Second"), time.monotonic()))
+
+    def push_while_another_commits(messages):
+        if not committed:
+            writer = threading.Thread(target=commit_second)
+            writer.start()
+            writer.join()
+        return recording(messages)
+
+    with mock.patch.object(relay.publisher, "begin", push_while_another_commits), mock.patch.object(
+        relay_outbox, "delay", lambda: wake_ups.append(time.monotonic())
+    ):
+        result = relay.relay_pending()
+        (second, second_committed_at), = committed
+        # then the turn ended with the first: its batch was short, so it held every row due when it looked
+        assert result.published == 1
+        assert OutboxEvent.objects.get(deal_id=first.pk).state == OutboxEvent.State.PUBLISHED
+        assert OutboxEvent.objects.get(deal_id=second.pk).state == OutboxEvent.State.PENDING
+        # and the second's commit woke the relay after it committed
+        deadline = time.monotonic() + 5
+        while not any(at >= second_committed_at for at in wake_ups) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert any(at >= second_committed_at for at in wake_ups)
+    # and the turn that wake-up starts sends it
+    assert relay.relay_pending().published == 1
+    assert [position for _, position in recording.sent] == [1, 1, 2, 2]
 
 
 def test_poison_row_backs_off_then_dies_and_does_not_block_other_deals(recording, settings):
