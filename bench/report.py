@@ -60,16 +60,25 @@ def table(result: dict) -> str:
     lines = ["| figure | measured | must | stretch |", "| --- | --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     lines.append("")
+    # Which program had the two cores in each phase (``cpu_by_program``, since 4aa107b): the load
+    # generator, the driver and PostgreSQL share them with the servers.
+    programs = {"daphne": "web", "uvicorn": "web", "celery": "relay worker", "bench.loadgen": "load generator",
+                "bench.run": "driver", "postgres": "PostgreSQL"}
+    split = any("cpu_by_program" in p for p in result["phases"])
     lines.append("| rate (changes/s) | deliveries/s | latency p50 / p95 / p99 (ms) | server CPU (%) | web CPU per delivery (µs)"
-                 " | garbage collections in the phase: web process; load generator (over 10 ms) |")
-    lines.append("| --- | --- | --- | --- | --- | --- |")
+                 " | garbage collections in the phase: web process; load generator (over 10 ms) |"
+                 + (" CPU by program (% of one core) |" if split else ""))
+    lines.append("| --- | --- | --- | --- | --- | --- |" + (" --- |" if split else ""))
     for p in result["phases"]:
         lat = p["latency_ms"]
         server = ", ".join(f"gen {g}: {span}" for g, span in p.get("gc", {}).items()) or "none"
         client = ", ".join(f"gen {g}: {span}" for g, span in p.get("client_gc", {}).items()) or "none"
         collections = f"{server}; {client}" if "client_gc" in p else ""
+        by_program = ", ".join(f"{name} {p.get('cpu_by_program', {}).get(key, 0):g}" for key, name in programs.items()
+                               if key in p.get("cpu_by_program", {}))
         lines.append(f"| {p['rate']:g} | {p['deliveries_per_s']:g} | {fmt(lat['p50'])} / {fmt(lat['p95'])} / {fmt(lat['p99'])}"
-                     f" | {p['cpu']:g} | {fmt(p['cpu_us_per_delivery'])} | {collections} |")
+                     f" | {p['cpu']:g} | {fmt(p['cpu_us_per_delivery'])} | {collections} |"
+                     + (f" {by_program} |" if split else ""))
     return "\n".join(lines)
 
 
