@@ -68,6 +68,22 @@ def test_cells_and_limit_filter_as_the_log_query_does():
     assert len(read(window, 0, cells=berlin)) == 5
 
 
+def test_cells_filter_as_the_log_query_does_while_the_window_moves(settings):
+    settings.REALTIME_RECENT_EVENTS = 4
+    window = RecentLog()
+    berlin_cells = None
+    for round_, where in enumerate([BERLIN, MUNICH, BERLIN, BERLIN, MUNICH, BERLIN]):
+        publish(2, where)
+        head, _, _ = log_bounds()
+        berlin_cells = berlin_cells or frozenset(log_events(after=0, through=1, limit=1)[0].cells)
+        for after in range(max(0, head - 4), head + 1):
+            expected = log_events(after=after, through=head, cells=berlin_cells, limit=10)
+            assert ids(read(window, after, cells=berlin_cells, limit=10)) == ids(expected), (round_, after)
+    assert (window.low, window.high) == (8, 12)
+    assert window.by_cell
+    assert all(min(kept) > window.low for kept in window.by_cell.values())
+
+
 def test_a_range_older_or_longer_than_the_window_comes_from_the_log(settings):
     settings.REALTIME_RECENT_EVENTS = 2
     window = RecentLog()
