@@ -157,8 +157,8 @@ def _sequence(batch_size: int) -> tuple[list[RelayRow], bool]:
             [OutboxEvent.State.PENDING, OutboxEvent.State.PENDING, now, batch_size],
         )
         if not rows:
-            # Most turns end with this empty look (py-spy at 75 changes/s: a turn a commit), so the
-            # head's lock and the rewind check (a Redis read) wait until there is something to number.
+            # A look that finds nothing (the sweep's turns, mostly) takes neither the head's lock nor
+            # the rewind check (a Redis read): they wait until there is something to number.
             return [], False
         sequenced, failed_deals = [], set()
         for row in rows:
