@@ -303,8 +303,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# The relay's safety net: rows whose wake-up was lost go out within this interval.
+RELAY_SWEEP_SECONDS = env_float("RELAY_SWEEP_SECONDS", 1.0)
 CELERY_BEAT_SCHEDULE = {
-    "relay-outbox-sweep": {"task": "realtime.tasks.relay_outbox", "schedule": env_float("RELAY_SWEEP_SECONDS", 1.0)},
+    "relay-outbox-sweep": {"task": "realtime.tasks.relay_outbox", "schedule": RELAY_SWEEP_SECONDS},
     "discount-schedule": {"task": "discounts.tasks.apply_schedule", "schedule": env_float("SCHEDULE_TICK_SECONDS", 5.0)},
     "outbox-prune": {"task": "realtime.tasks.prune_outbox", "schedule": timedelta(hours=1)},
     # The notifier reads the log on its own queue and at its own pace (notifications.notifier).

@@ -43,6 +43,12 @@ gc_pauses = Histogram(
     "The process's garbage collections by generation: a full one walks every open socket's objects",
     ["generation"], buckets=(0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5), registry=registry,
 )
+relay_wake_ups = Counter(
+    "dealcast_relay_wake_ups",
+    "Commits' wake-ups of the relay by this process: sent (a Celery message), or coalesced (one was "
+    "already waiting in the queue, and the turn it starts takes this commit's rows too)",
+    ["outcome"], registry=registry,
+)
 slow_closes = Counter(
     "dealcast_slow_client_closes", "Sockets closed with 4008 for too many unsent bytes", registry=registry
 )

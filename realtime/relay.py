@@ -31,6 +31,7 @@ from eventlog.vocabulary import EVENT_TYPES, EVENT_VERSION
 from realtime.groups import cell_group, staff_group
 from realtime.log_epoch import ensure_not_rewound, remember_pushed
 from realtime.publisher import Sending, publisher
+from realtime.queued_wake_up import queued_wake_up
 
 logger = logging.getLogger(__name__)
 
@@ -321,10 +322,13 @@ def relay_pending(*, max_batches: int = 50) -> RelayResult:
     "Done" is a batch shorter than the batch size: it took every row due when it looked. A row
     committed after that look has a wake-up of its own sent after its commit (``RelayWaker``), whose
     turn comes after this one; so the turn does not look once more to find nothing, which at 75
-    changes/s (a turn a commit) was a sequencing transaction in every turn.
+    changes/s (a turn a commit) was a sequencing transaction in every turn. Commits before the turn
+    looked may have sent none (a wake-up was waiting, ``QueuedWakeUp``): the mark is cleared before
+    the look, so the look sees them.
 
     Precondition: the caller holds ``relay_turn()``.
     """
+    queued_wake_up.taken()
     sequenced = published = 0
     # Only an earlier turn can have left rows sequenced but not pushed: within this one every push
     # either arrives or ends the turn. So look for them until there are none, then push each fresh

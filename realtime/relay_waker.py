@@ -6,6 +6,9 @@ import logging
 import os
 import threading
 
+from realtime import metrics
+from realtime.queued_wake_up import queued_wake_up
+
 logger = logging.getLogger(__name__)
 
 
@@ -14,7 +17,8 @@ class RelayWaker:
 
     A commit only sets a flag; a daemon thread turns the flag into one Celery message, so a burst of
     commits costs a few broker round trips instead of one each, and no commit waits on the broker.
-    A commit that lands while a message is being sent sets the flag again: no wake-up is lost.
+    A commit that lands while a message is being sent sets the flag again: no wake-up is lost. No
+    message is sent while another waits in the queue (``QueuedWakeUp``).
     """
 
     def __init__(self) -> None:
@@ -39,11 +43,17 @@ class RelayWaker:
         while True:
             flag.wait()
             flag.clear()
+            if not queued_wake_up.claim():
+                metrics.relay_wake_ups.labels("coalesced").inc()
+                continue
             try:
                 relay_outbox.delay()
             except Exception as exc:  # noqa: BLE001 - the beat sweep relays the row within a second anyway
+                queued_wake_up.taken()
                 # One line, no traceback: during a Redis outage this repeats for every commit.
                 logger.warning("could not wake the relay (%s); the sweep will pick the row up", exc)
+            else:
+                metrics.relay_wake_ups.labels("sent").inc()
 
 
 relay_waker = RelayWaker()

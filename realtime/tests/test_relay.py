@@ -8,8 +8,9 @@ from django.db import connection, transaction
 
 from discounts.models import Discount
 from eventlog.models import LogHead, OutboxEvent
-from realtime import relay
+from realtime import metrics, relay
 from realtime.publisher import Sending
+from realtime.queued_wake_up import queued_wake_up
 from tests.factories import MarketFactory, create_deal
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,8 +34,10 @@ class RecordingLayer:
 @pytest.fixture(autouse=True)
 def relay_turn_held():
     """These tests relay in-process: hold the relay's turn so that a stack's Celery worker, started
-    by an earlier test of the session and sharing the database, waits instead of relaying their rows."""
+    by an earlier test of the session and sharing the database, waits instead of relaying their rows.
+    No wake-up is left marked as waiting by an earlier test's commits: each test's commits send their own."""
     with relay.relay_turn():
+        queued_wake_up.taken()
         yield
 
 
@@ -135,11 +138,22 @@ def test_a_failed_push_ends_the_turn_and_the_batch_sequenced_meanwhile_goes_out_
     assert not OutboxEvent.objects.exclude(state=OutboxEvent.State.PUBLISHED).exists()
 
 
+def wait_for(condition, seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert condition()
+
+
+def wake_ups_counted(outcome: str) -> float:
+    return metrics.relay_wake_ups.labels(outcome)._value.get()
+
+
 def test_a_deal_committed_while_a_turn_pushes_goes_out_on_the_wake_up_its_own_commit_sent(recording):
-    # given a deal waiting, and a second one committed (by another connection) while the turn pushes the first
+    # given a deal waiting, its wake-up sent, and a second one committed (by another connection)
+    # while the turn pushes the first
     from realtime.tasks import relay_outbox
 
-    first = create_deal(product="First")
     wake_ups, committed = [], []
 
     def commit_second():
@@ -155,6 +169,8 @@ def test_a_deal_committed_while_a_turn_pushes_goes_out_on_the_wake_up_its_own_co
     with mock.patch.object(relay.publisher, "begin", push_while_another_commits), mock.patch.object(
         relay_outbox, "delay", lambda: wake_ups.append(time.monotonic())
     ):
+        first = create_deal(product="First")
+        wait_for(lambda: wake_ups)
         result = relay.relay_pending()
         (second, second_committed_at), = committed
         # then the turn ended with the first: its batch was short, so it held every row due when it looked
@@ -162,13 +178,38 @@ def test_a_deal_committed_while_a_turn_pushes_goes_out_on_the_wake_up_its_own_co
         assert OutboxEvent.objects.get(deal_id=first.pk).state == OutboxEvent.State.PUBLISHED
         assert OutboxEvent.objects.get(deal_id=second.pk).state == OutboxEvent.State.PENDING
         # and the second's commit woke the relay after it committed
-        deadline = time.monotonic() + 5
-        while not any(at >= second_committed_at for at in wake_ups) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert any(at >= second_committed_at for at in wake_ups)
+        wait_for(lambda: any(at >= second_committed_at for at in wake_ups))
     # and the turn that wake-up starts sends it
     assert relay.relay_pending().published == 1
     assert [position for _, position in recording.sent] == [1, 1, 2, 2]
+
+
+def test_commits_while_a_wake_up_waits_in_the_queue_send_none_and_its_turn_takes_them_all(recording, settings):
+    # given a commit whose wake-up waits in the queue (no worker takes it: the test holds the turn),
+    # marked for longer than the test takes
+    from realtime.tasks import relay_outbox
+
+    settings.RELAY_SWEEP_SECONDS = 60
+
+    wake_ups = []
+    with mock.patch.object(relay_outbox, "delay", lambda: wake_ups.append(time.monotonic())):
+        create_deal(product="First")
+        wait_for(lambda: wake_ups)
+        coalesced = wake_ups_counted("coalesced")
+        # when two more commit before any turn looks
+        create_deal(product="Second")
+        wait_for(lambda: wake_ups_counted("coalesced") > coalesced)
+        create_deal(product="Third")
+        wait_for(lambda: wake_ups_counted("coalesced") > coalesced + 1)
+        # then they sent no wake-up of their own
+        assert len(wake_ups) == 1
+        # and the turn the waiting wake-up starts relays all three
+        assert relay.relay_pending().published == 3
+        # and a commit after that turn looked sends its own
+        create_deal(product="Fourth")
+        wait_for(lambda: len(wake_ups) == 2)
+    assert relay.relay_pending().published == 1
+    assert [position for _, position in recording.sent] == [1, 1, 2, 2, 3, 3, 4, 4]
 
 
 def test_poison_row_backs_off_then_dies_and_does_not_block_other_deals(recording, settings):
