@@ -87,6 +87,8 @@ def stack_env(django_db_setup, django_db_blocker, mailbox) -> dict[str, str]:
         EMAIL_HOST="127.0.0.1", EMAIL_PORT=str(mailbox.port),
     )
     env.setdefault("REALTIME_RECONCILE_SECONDS", "0.5")
+    # Seen leaving a cell within the test's patience (shipped: 30 s, for reconnecting crowds).
+    env.setdefault("REALTIME_LEAVE_AFTER_SECONDS", "1")
     return env
 
 

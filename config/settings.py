@@ -382,6 +382,9 @@ REALTIME_MAX_UNSENT_BYTES = env_int("REALTIME_MAX_UNSENT_BYTES", 256 * 1024)
 # Open live sockets one login session, and one account, may hold on a web process.
 REALTIME_MAX_SOCKETS_PER_SESSION = env_int("REALTIME_MAX_SOCKETS_PER_SESSION", 10)
 REALTIME_MAX_SOCKETS_PER_ACCOUNT = env_int("REALTIME_MAX_SOCKETS_PER_ACCOUNT", 20)
+# Seconds a web process stays subscribed to a cell after its last socket there left: sockets that drop
+# together (a network blip, a balancer restart) come back within this and find it joined (realtime/hub.py).
+REALTIME_LEAVE_AFTER_SECONDS = env_float("REALTIME_LEAVE_AFTER_SECONDS", 30.0)
 # How long a web process trusts a login it read for a socket, unless it hears it end (realtime/logins.py; 0: never).
 REALTIME_LOGIN_REMEMBER_SECONDS = env_float("REALTIME_LOGIN_REMEMBER_SECONDS", 60.0)
 # Log positions each web process keeps decoded for resumes and repair (realtime/recent_log.py; ~2.6 KB each).

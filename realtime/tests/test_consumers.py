@@ -14,7 +14,6 @@ from redis.asyncio import Redis
 from config.asgi import application
 from harness.loops import run_on_own_loop
 from realtime import hub as hub_module, relay
-from realtime.hub import LEAVE_AFTER_SECONDS
 from tests.factories import BERLIN, MarketFactory, ShopperFactory, create_deal, offset_km
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -159,7 +158,8 @@ def test_a_resume_from_a_cursor_replays_exactly_what_was_missed(live):
     run(scenario())
 
 
-def test_the_process_subscribes_once_per_cell_and_leaves_after_the_last_socket(live):
+def test_the_process_subscribes_once_per_cell_and_leaves_after_the_last_socket(live, settings):
+    settings.REALTIME_LEAVE_AFTER_SECONDS = 1.0
     sessions = [_session(ShopperFactory()) for _ in range(3)]
 
     async def scenario():
@@ -172,10 +172,10 @@ def test_the_process_subscribes_once_per_cell_and_leaves_after_the_last_socket(l
         assert await redis_subscribers(groups) == {g: 1 for g in groups}  # Redis sees the process once
         for ws in sockets[:2]:
             await ws.disconnect()
-        await asyncio.sleep(LEAVE_AFTER_SECONDS + 0.5)
+        await asyncio.sleep(settings.REALTIME_LEAVE_AFTER_SECONDS + 0.5)
         assert await redis_subscribers(groups) == {g: 1 for g in groups}  # one socket still needs them
         await sockets[2].disconnect()
-        await asyncio.sleep(LEAVE_AFTER_SECONDS + 0.5)
+        await asyncio.sleep(settings.REALTIME_LEAVE_AFTER_SECONDS + 0.5)
         assert await redis_subscribers(groups) == {g: 0 for g in groups} and not live.members
 
     run(scenario())

@@ -1,5 +1,7 @@
 """A web process skips the database for a login it read a moment ago, and never for one that ended."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.sessions.models import Session
@@ -36,6 +38,30 @@ def test_a_reconnect_moments_later_is_not_read_from_the_database_again(live, set
         # Positive control: a process that remembers nothing reads the row and refuses the socket.
         settings.REALTIME_LOGIN_REMEMBER_SECONDS = 0
         assert not await connects(session)
+
+    run(scenario())
+
+
+def test_a_login_is_remembered_from_when_its_last_socket_closed_not_only_from_its_read(live, settings):
+    settings.REALTIME_LOGIN_REMEMBER_SECONDS = 2.0
+    stayed, left = _session(ShopperFactory()), _session(ShopperFactory())
+
+    async def scenario():
+        assert await connects(stayed)  # the process's first socket: it starts hearing ended logins
+        # given one login whose socket stays open past the remembered seconds, and one whose socket
+        # closed at once (both read from the database now)
+        online = socket(stayed)
+        assert (await online.connect())[0]
+        await frame(online)
+        assert await connects(left)
+        await asyncio.sleep(2.5)
+        # when the open one drops, and both sessions' rows go (only a read would notice)
+        await online.disconnect()
+        await Session.objects.filter(session_key__in=[stayed, left]).adelete()
+        # then the one that was online comes back from memory
+        assert await connects(stayed)
+        # and the one whose seconds ran out since its socket closed is read again, and refused
+        assert not await connects(left)
 
     run(scenario())
 
