@@ -366,11 +366,19 @@ def relay_pending(*, max_batches: int = 50) -> RelayResult:
 
 def _not_yet_pushed(*, after: int) -> list[RelayRow]:
     """Sequenced rows not yet pushed past position ``after``, oldest position first (one batch)."""
-    return _relay_rows(
-        f"SELECT {_ROW_COLUMNS} FROM realtime_outboxevent o WHERE o.state = %s AND o.position > %s"
-        " ORDER BY o.position LIMIT %s",
-        [OutboxEvent.State.SEQUENCED, after, settings.OUTBOX_BATCH_SIZE],
-    )
+    with transaction.atomic():
+        # Bitmap scans are off here too. A row leaves "sequenced" moments after entering it, and its
+        # entry stays in the partial index of sequenced rows until VACUUM; a bitmap scan visits every
+        # such entry's heap row on every look, where an index scan marks the dead ones as it passes
+        # and the next look skips them. With 28,565 dead entries and no live one, the bitmap look took
+        # 11.6 of a turn's 20 ms, and the index scan after the first 0.08 ms (EXPLAIN ANALYZE).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config('enable_bitmapscan', 'off', true)")
+        return _relay_rows(
+            f"SELECT {_ROW_COLUMNS} FROM realtime_outboxevent o WHERE o.state = %s AND o.position > %s"
+            " ORDER BY o.position LIMIT %s",
+            [OutboxEvent.State.SEQUENCED, after, settings.OUTBOX_BATCH_SIZE],
+        )
 
 
 def outbox_retry_dead(*, rows) -> tuple[int, int]:
