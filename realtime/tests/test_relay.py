@@ -5,7 +5,7 @@ from unittest import mock
 
 import psycopg
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 
 from discounts.models import Discount
 from eventlog.models import LogHead, OutboxEvent
