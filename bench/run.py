@@ -318,7 +318,11 @@ def run(args) -> dict:
             f"p50 {notifier['commit_to_push_sent_ms']['p50']} ms p99 {notifier['commit_to_push_sent_ms']['p99']} ms; "
             f"a backlog of {notifier['backlog']['notifications']} sent at {notifier['backlog']['notifications_per_s']}/s")
         say("outbox relay alone, and commits through the signal and outbox")
+        commit_cpu_at, commit_began = cpu_by_program(), time.monotonic()
         commits_per_s, commit_lags = measure_commits(args.commit_s)
+        # Whose CPU the commits took: the driver writes, the relay worker and PostgreSQL answer.
+        commit_cpu = cpu_split(commit_cpu_at, cpu_by_program(), time.monotonic() - commit_began)
+        say(f"  {commits_per_s:.1f} commits/s; CPU meanwhile (% of one core, relaying included): {commit_cpu}")
         relay_per_s = measure_relay(stack, args.relay_events)
         web_rss = rss_after - rss_before
         saturation = [p for p in phases if (p["latency_ms"]["p99"] or 1e9) <= 250]
@@ -348,6 +352,7 @@ def run(args) -> dict:
             "relay_events_per_s": round(relay_per_s),
             "relay_lag_ms": main["relay_lag_ms"],
             "commits_per_s": round(commits_per_s, 1),
+            "commit_cpu_percent": commit_cpu,
             "commit_relay_lag_ms": {"p50": percentile(commit_lags, 50), "p99": percentile(commit_lags, 99)},
             "staff_writes": staff.summary({
                 **{f"{p['rate']:g} changes/s": (p["start"], p["end"]) for p in phases},
