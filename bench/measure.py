@@ -38,27 +38,37 @@ class Sampler:
         return round(sum(p.cpu_percent(None) for p in self.procs), 1)
 
 
-def cpu_by_program() -> dict[str, float]:
-    """CPU seconds used so far by every process on the box, summed by program (daphne, postgres, ...)."""
+def cpu_by_program() -> dict[int, tuple[str, float]]:
+    """Each process on the box by pid: its program (daphne, postgres, ...) and the CPU seconds it used so far."""
     import psutil
 
-    totals: dict[str, float] = {}
+    used: dict[int, tuple[str, float]] = {}
     for proc in psutil.process_iter(["name", "cmdline", "cpu_times"]):
         times, cmd = proc.info["cpu_times"], proc.info["cmdline"] or []
         if times is None:
             continue
         joined = " ".join(cmd)
+        # A kernel worker's name says what it is doing at the moment ("kworker/u8:1-writeback"): by the
+        # prefix, so one thread is one program however its name changes between the two looks.
         name = next((k for k in ("daphne", "uvicorn", "bench.loadgen", "bench.run", "celery", "postgres", "valkey")
                      if k in joined),
-                    proc.info["name"] or "?")
-        totals[name] = totals.get(name, 0.0) + times.user + times.system
-    return totals
+                    (proc.info["name"] or "?").split("/")[0])
+        used[proc.pid] = (name, times.user + times.system)
+    return used
 
 
-def cpu_split(before: dict[str, float], after: dict[str, float], seconds: float) -> dict[str, float]:
-    """Each program's share of one core over an interval, in percent, busiest first."""
-    shares = {k: round(100 * (after[k] - before.get(k, 0.0)) / seconds, 1) for k in after}
-    return dict(sorted(((k, v) for k, v in shares.items() if v >= 1), key=lambda kv: -kv[1]))
+def cpu_split(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], seconds: float) -> dict[str, float]:
+    """Each program's share of one core over an interval, in percent, busiest first.
+
+    Summed per process, not per program: a process that exits in the interval takes its CPU with it,
+    and summed by program first that showed as the survivors' CPU going down (the notifier's worker,
+    stopped just before the commits were measured, hid the relay worker's work behind it).
+    """
+    shares: dict[str, float] = {}
+    for pid, (name, seconds_used) in after.items():
+        shares[name] = shares.get(name, 0.0) + seconds_used - before.get(pid, (name, 0.0))[1]
+    rounded = {name: round(100 * used / seconds, 1) for name, used in shares.items()}
+    return dict(sorted(((k, v) for k, v in rounded.items() if v >= 1), key=lambda kv: -kv[1]))
 
 
 def metrics_text(port: int) -> str:
