@@ -39,6 +39,8 @@ SEQUENCE_LOCK_KEY = 0x0DEA1CA5
 PUSH_TURN_LOCK_KEY = 0x0DEA1CA6
 BACKOFF_BASE_SECONDS = 1.0
 STAFF_CHANGED = {"type": "staff.changed"}
+# For the rest of the transaction: both of a turn's looks walk their partial indexes (see their comments).
+BITMAP_SCANS_OFF = "set_config('enable_bitmapscan', 'off', true)"
 ENVELOPE_KEYS = frozenset({"id", "type", "version", "source", "occurred_at", "correlation_id", "causation_id", "data"})
 
 
@@ -136,7 +138,7 @@ def _sequence(batch_size: int) -> tuple[list[RelayRow], bool]:
         # every batch (5 ms a batch with 4,000 left of a 20,000 burst, more before). Without, the walk
         # of the pending rows' id index stops at the batch size.
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s), set_config('enable_bitmapscan', 'off', true)",
+            cursor.execute(f"SELECT pg_advisory_xact_lock(%s), {BITMAP_SCANS_OFF}",
                            [SEQUENCE_LOCK_KEY])
         # The batch's ids are chosen first, in id order, stopping at the batch size; only then are their
         # wide columns read. (Selecting the columns in the same query sorted every pending row's
@@ -373,7 +375,7 @@ def _not_yet_pushed(*, after: int) -> list[RelayRow]:
         # and the next look skips them. With 28,565 dead entries and no live one, the bitmap look took
         # 11.6 of a turn's 20 ms, and the index scan after the first 0.08 ms (EXPLAIN ANALYZE).
         with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('enable_bitmapscan', 'off', true)")
+            cursor.execute(f"SELECT {BITMAP_SCANS_OFF}")
         return _relay_rows(
             f"SELECT {_ROW_COLUMNS} FROM realtime_outboxevent o WHERE o.state = %s AND o.position > %s"
             " ORDER BY o.position LIMIT %s",
