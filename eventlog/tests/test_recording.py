@@ -26,13 +26,16 @@ def announced():
 
 def test_an_event_is_announced_once_its_transaction_commits(announced):
     with transaction.atomic():
-        row = record_event(event_type=PUBLISHED, **FIELDS)
+        event_id = record_event(event_type=PUBLISHED, **FIELDS)
         assert announced == []  # not before the change it describes is visible
 
     assert announced == [OutboxEvent]
     stored = OutboxEvent.objects.get()
     assert stored.cells == ["a", "b"] and stored.state == OutboxEvent.State.PENDING and stored.position is None
-    assert stored.envelope["id"] == str(row.event_id) and stored.envelope["type"] == PUBLISHED
+    assert stored.event_id == event_id and stored.envelope["id"] == str(event_id) and stored.envelope["type"] == PUBLISHED
+    assert stored.footprints == FIELDS["footprints"] and stored.envelope["data"] == FIELDS["data"]
+    assert (stored.deal_id, stored.market_id, stored.type, stored.attempts) == (1, 2, PUBLISHED, 0)
+    assert stored.created_at == stored.scheduled_for and stored.last_error == "" and stored.sequenced_at is None
 
 
 def test_a_rolled_back_change_leaves_no_event_and_announces_nothing(announced):
