@@ -305,6 +305,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 # The relay's safety net: rows whose wake-up was lost go out within this interval.
 RELAY_SWEEP_SECONDS = env_float("RELAY_SWEEP_SECONDS", 1.0)
+# A process wakes the relay at most this often; commits meanwhile ride on the next wake-up.
+RELAY_WAKE_INTERVAL_SECONDS = env_float("RELAY_WAKE_INTERVAL_SECONDS", 0.01)
 CELERY_BEAT_SCHEDULE = {
     "relay-outbox-sweep": {"task": "realtime.tasks.relay_outbox", "schedule": RELAY_SWEEP_SECONDS},
     "discount-schedule": {"task": "discounts.tasks.apply_schedule", "schedule": env_float("SCHEDULE_TICK_SECONDS", 5.0)},
