@@ -1,9 +1,15 @@
 import time
 from unittest import mock
 
-from harness.stack import wait_for
 from realtime.queued_wake_up import queued_wake_up
 from realtime.relay_waker import RelayWaker
+
+
+def wait_for(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return condition()
 
 
 def asking_redis():
