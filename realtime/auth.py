@@ -18,10 +18,13 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import auth
+from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import AnonymousUser
 from django.db import connections, router
+from django.db.models import Model
 from django.http.cookie import parse_cookie
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from realtime.db import db_read
 from realtime.logins import recent_logins
@@ -46,6 +49,66 @@ def _store_reading(engine: str) -> type:
     # own (realtime/tests/test_auth.py fails if that changes).
     StoreReading.__qualname__ = base.__qualname__
     return StoreReading
+
+
+@lru_cache(maxsize=None)
+def _user_select(db: str) -> tuple[str, list[str], list[tuple[int, list, Any]]]:
+    """The user by primary key as plain SQL: its columns, their attribute names and the ORM's converters."""
+    meta = auth.get_user_model()._meta
+    connection = connections[db]
+    quote = connection.ops.quote_name
+    fields = meta.concrete_fields
+    columns = [field.get_col(meta.db_table) for field in fields]
+    converters = [
+        (index, functions, column) for index, column in enumerate(columns)
+        if (functions := connection.ops.get_db_converters(column) + column.get_db_converters(connection))
+    ]
+    sql = (f"SELECT {', '.join(quote(field.column) for field in fields)} FROM {quote(meta.db_table)}"
+           f" WHERE {quote(meta.pk.column)} = %s")
+    return sql, [field.attname for field in fields], converters
+
+
+def _read_user(user_id: Any) -> Model | None:
+    model = auth.get_user_model()
+    db = router.db_for_read(model)
+    sql, attnames, converters = _user_select(db)
+    connection = connections[db]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [model._meta.pk.to_python(user_id)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for index, functions, column in converters:
+        for convert in functions:
+            values[index] = convert(values[index], column, connection)
+    return model.from_db(db, attnames, values)
+
+
+def _user_verified(store) -> Model | None:
+    """The session's user if Django's ``ModelBackend`` logged it in and its hash matches under the
+    current secret; ``None`` leaves the answer to ``auth.get_user`` (other backends, a hash made under
+    a fallback secret, and every refusal, which it handles as for a page request).
+
+    ``ModelBackend.get_user``'s ``QuerySet.get`` was 15% of the web process's CPU while 5,000 shoppers
+    connected (py-spy, ``bench.run --connections 5000 --connect-only --profile``, 2026-12-07), nearly
+    all of it building and compiling the query; the row is read with plain SQL and made a model
+    instance as the ORM does (``Model.from_db``, the fields' converters applied).
+    """
+    try:
+        user_id, backend_path = store[auth.SESSION_KEY], store[auth.BACKEND_SESSION_KEY]
+    except KeyError:
+        return None
+    session_hash = store.get(auth.HASH_SESSION_KEY)
+    if not session_hash or backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    backend = auth.load_backend(backend_path)
+    if type(backend) is not ModelBackend:
+        return None
+    user = _read_user(user_id)
+    if user is None or not backend.user_can_authenticate(user):
+        return None
+    return user if constant_time_compare(session_hash, user.get_session_auth_hash()) else None
 
 
 def _login_of(session_key: str | None) -> tuple[Any, float | None]:
@@ -75,7 +138,7 @@ def _login_of(session_key: str | None) -> tuple[Any, float | None]:
         if row is None:
             return AnonymousUser(), None
         store, expires = _store_reading(settings.SESSION_ENGINE)(session_key, row[0]), row[1]
-    user = auth.get_user(SimpleNamespace(session=store))
+    user = _user_verified(store) or auth.get_user(SimpleNamespace(session=store))
     if not user.is_authenticated:
         return user, None
     if expires is None:
