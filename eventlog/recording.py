@@ -32,9 +32,9 @@ def build_envelope(*, event_id: uuid.UUID, event_type: str, data: dict[str, Any]
 
 # What ``record_event`` writes; every other column is null until the relay sequences the row.
 _RECORDED = {
-    "event_id": "%s", "type": "%s", "deal_id": "%s", "market_id": "%s", "cells": "%s",
-    "footprints": "%s::jsonb", "envelope": "%s::jsonb", "state": "%s", "attempts": "0",
-    "scheduled_for": "%s", "last_error": "''", "created_at": "%s",
+    "event_id": "%(event_id)s", "type": "%(type)s", "deal_id": "%(deal_id)s", "market_id": "%(market_id)s",
+    "cells": "%(cells)s", "footprints": "%(footprints)s::jsonb", "envelope": "%(envelope)s::jsonb",
+    "state": "%(state)s", "attempts": "0", "scheduled_for": "%(now)s", "last_error": "''", "created_at": "%(now)s",
 }
 
 
@@ -80,9 +80,10 @@ def record_event(
     event_id, now = uuid.uuid4(), timezone.now()
     envelope = build_envelope(event_id=event_id, event_type=event_type, data=data)
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(), [
-            event_id, event_type, deal_id, market_id, sorted(set(cells)), orjson.dumps(footprints).decode(),
-            orjson.dumps(envelope).decode(), OutboxEvent.State.PENDING, now, now,
-        ])
+        cursor.execute(_insert_sql(), {
+            "event_id": event_id, "type": event_type, "deal_id": deal_id, "market_id": market_id,
+            "cells": sorted(set(cells)), "footprints": orjson.dumps(footprints).decode(),
+            "envelope": orjson.dumps(envelope).decode(), "state": OutboxEvent.State.PENDING, "now": now,
+        })
     transaction.on_commit(_announce_commit)
     return event_id

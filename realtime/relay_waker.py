@@ -69,4 +69,5 @@ class RelayWaker:
         else:
             metrics.relay_wake_ups.labels("sent").inc()
 
+
 relay_waker = RelayWaker()
