@@ -376,7 +376,7 @@ CACHES = {
 DEALCAST_CURRENCY = os.environ.get("DEALCAST_CURRENCY", "EUR")
 DEALCAST_SOURCE = os.environ.get("DEALCAST_SOURCE", "dealcast")
 OUTBOX_RETENTION = timedelta(days=env_float("OUTBOX_RETENTION_DAYS", 7))
-OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 200)
+OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 500)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 5)
 REALTIME_RECONCILE_SECONDS = env_float("REALTIME_RECONCILE_SECONDS", 1.0)
 # A socket whose client leaves this many bytes unread is closed with 4008 and resumes from its cursor.
