@@ -15,7 +15,7 @@ CHROMIUM := /usr/bin/chromium
 TEST_ENV := DEALCAST_LOCAL=1 CHANNEL_LAYER_PREFIX=dealcast-test CELERY_QUEUE=dealcast-test SIGNUPS_PER_HOUR=100000 \
 	THROTTLE_ANON=100000/min THROTTLE_USER=100000/min DB_POOL_MAX_SIZE=48
 
-.PHONY: run test bench faults audit check clean-data
+.PHONY: run test bench bench-sweep faults audit check clean-data
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -41,6 +41,10 @@ test: $(VENV)/.installed $(CHROMIUM) $(NGINX)
 # SERVER=uvicorn measures the same code under uvicorn instead of daphne.
 bench: $(VENV)/.installed
 	$(PY) -m bench.run $(if $(QUICK),--quick,) $(if $(SERVER),--server $(SERVER),)
+
+# The connection sweep: make bench at 1,000, 5,000, 10,000 and 20,000 shoppers, one after another (~30 min).
+bench-sweep: $(VENV)/.installed
+	$(PY) -m bench.sweep
 
 faults: $(VENV)/.installed
 	$(PY) -m harness.faults $(if $(SHORT),--short,)
