@@ -9,11 +9,8 @@ NGINX := /usr/sbin/nginx
 CHROMIUM := /usr/bin/chromium
 # Tests get their own channel prefix and Celery queue (a `make run` may share the servers) and
 # throttles high enough for a whole suite from one address; throttling has its own test.
-# The in-process socket tests (a loop per test) leave about two connections checked out of the suite
-# process's pool each, from executor threads that end with their loop (a web process's threads live
-# as long as it does); by realtime/tests/test_relay.py the 16 of a web process's pool were gone in CI.
 TEST_ENV := DEALCAST_LOCAL=1 CHANNEL_LAYER_PREFIX=dealcast-test CELERY_QUEUE=dealcast-test SIGNUPS_PER_HOUR=100000 \
-	THROTTLE_ANON=100000/min THROTTLE_USER=100000/min DB_POOL_MAX_SIZE=48
+	THROTTLE_ANON=100000/min THROTTLE_USER=100000/min
 
 .PHONY: run test bench bench-sweep faults audit check clean-data
 

@@ -5,9 +5,11 @@ import asyncio
 import json
 
 import pytest
+from asgiref.testing import ApplicationCommunicator
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.db import connection
 from django.test import Client
 from redis.asyncio import Redis
 
@@ -25,8 +27,24 @@ def _session(user) -> str:
     return client.cookies["sessionid"].value
 
 
+class Socket(WebsocketCommunicator):
+    """Channels' communicator, with the app's database calls returning their connections as under daphne.
+
+    Channels' communicator makes ``close_old_connections`` a no-op while it sends or receives (for
+    tests inside one transaction). These tests commit for real, and with the no-op each
+    ``database_sync_to_async`` call kept its pooled connection after its thread (the loop's executor)
+    ended: about one per socket, so the suite's process ran out of its pool of 16 by test_relay.
+    """
+
+    async def send_input(self, message):
+        return await ApplicationCommunicator.send_input(self, message)
+
+    async def receive_output(self, timeout=1):
+        return await ApplicationCommunicator.receive_output(self, timeout)
+
+
 def socket(session: str, path: str = "/ws/deals/") -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, path, headers=[
+    return Socket(application, path, headers=[
         (b"host", b"127.0.0.1:8000"), (b"origin", b"http://127.0.0.1:8000"), (b"cookie", f"sessionid={session}".encode()),
     ])
 
@@ -56,6 +74,11 @@ async def redis_subscribers(groups: set[str]) -> dict[str, int]:
         await client.aclose()
 
 
+def _pooled_connections_in_use() -> int:
+    stats = connection.pool.get_stats()
+    return stats["pool_size"] - stats["pool_available"]
+
+
 def run(coro):
     async def with_cleanup():
         try:
@@ -64,7 +87,9 @@ def run(coro):
             for task in hub_module.hub._tasks:
                 task.cancel()
 
+    in_use = _pooled_connections_in_use()
     run_on_own_loop(with_cleanup())
+    assert _pooled_connections_in_use() <= in_use, "the sockets' database calls kept pooled connections"
 
 
 def test_a_shopper_gets_a_snapshot_then_the_deals_published_in_their_area_only(live):
