@@ -3,7 +3,7 @@
 import asyncio
 
 import pytest
-from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.contrib.sessions.models import Session
 from django.test import Client
 
@@ -14,6 +14,12 @@ from realtime.tests.test_consumers import _session, frame, run, socket
 from tests.factories import ShopperFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@database_sync_to_async
+def delete_sessions(*keys: str) -> None:
+    """Session rows gone behind the process's back (the async ORM's thread would keep its connection)."""
+    Session.objects.filter(session_key__in=keys).delete()
 
 
 async def connects(session: str) -> bool:
@@ -33,7 +39,7 @@ def test_a_reconnect_moments_later_is_not_read_from_the_database_again(live, set
         assert not recent_logins.entries
         assert await connects(session)
         # Without a notice the process cannot know the row went; only a read would.
-        await Session.objects.filter(session_key=session).adelete()
+        await delete_sessions(session)
         assert await connects(session)
         # Positive control: a process that remembers nothing reads the row and refuses the socket.
         settings.REALTIME_LOGIN_REMEMBER_SECONDS = 0
@@ -57,7 +63,7 @@ def test_a_login_is_remembered_from_when_its_last_socket_closed_not_only_from_it
         await asyncio.sleep(2.5)
         # when the open one drops, and both sessions' rows go (only a read would notice)
         await online.disconnect()
-        await Session.objects.filter(session_key__in=[stayed, left]).adelete()
+        await delete_sessions(stayed, left)
         # then the one that was online comes back from memory
         assert await connects(stayed)
         # and the one whose seconds ran out since its socket closed is read again, and refused
@@ -91,7 +97,7 @@ def test_a_login_that_ended_is_read_again_and_refused(live, ending):
             await frame(ws)
             watchers.append(ws)
         assert {session_login(s) for s in sessions} <= set(recent_logins.entries)  # both would be let in from memory
-        await sync_to_async(end_the_login)()
+        await database_sync_to_async(end_the_login)()
         for index in ended:
             assert await watchers[index].receive_output(timeout=5) == {"type": "websocket.close", "code": CLOSE_SESSION_ENDED}
             assert not await connects(sessions[index])
