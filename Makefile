@@ -39,7 +39,7 @@ test: $(VENV)/.installed $(CHROMIUM) $(NGINX)
 bench: $(VENV)/.installed
 	$(PY) -m bench.run $(if $(QUICK),--quick,) $(if $(SERVER),--server $(SERVER),)
 
-# The connection sweep: make bench at 1,000, 5,000, 10,000 and 20,000 shoppers, one after another (~30 min).
+# The connection sweep: make bench at 1,000, 5,000, 10,000 and 20,000 shoppers, one after another (~25 min).
 bench-sweep: $(VENV)/.installed
 	$(PY) -m bench.sweep
 
