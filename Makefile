@@ -9,8 +9,10 @@ NGINX := /usr/sbin/nginx
 CHROMIUM := /usr/bin/chromium
 # Tests get their own channel prefix and Celery queue (a `make run` may share the servers) and
 # throttles high enough for a whole suite from one address; throttling has its own test.
+# Pushes may go to the push services the tests run on this machine.
 TEST_ENV := DEALCAST_LOCAL=1 CHANNEL_LAYER_PREFIX=dealcast-test CELERY_QUEUE=dealcast-test SIGNUPS_PER_HOUR=100000 \
-	THROTTLE_ANON=100000/min THROTTLE_USER=100000/min
+	THROTTLE_ANON=100000/min THROTTLE_USER=100000/min PUSH_SERVICE_HOSTS='127.0.0.1:*' \
+	PASSWORD_RESETS_PER_ADDRESS=100000 PASSWORD_RESETS_PER_CLIENT=100000
 
 .PHONY: run test bench bench-sweep faults audit check clean-data
 

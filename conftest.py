@@ -11,6 +11,7 @@ from django.db.backends.signals import connection_created
 from harness.client import origin_of
 from harness.shopper import ShopperSocket, session_cookie
 from harness.stack import Stack
+from localdev.embedded import free_port
 
 
 def _database_url() -> str:
@@ -95,8 +96,10 @@ def stack_env(django_db_setup, django_db_blocker, mailbox) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def stack(stack_env):
     """One daphne, one Celery worker and beat, shared by the tests that need live delivery."""
-    running = Stack(stack_env)
-    running.start_web()
+    # Mail from the workers links to the site as SITE_URL names it: the first web process's address.
+    port = free_port()
+    running = Stack({**stack_env, "SITE_URL": f"http://127.0.0.1:{port}"})
+    running.start_web(port)
     running.start_worker()
     running.start_notifier()
     running.start_beat()

@@ -40,6 +40,9 @@ class User(AbstractUser):
     )
     categories = models.ManyToManyField("discounts.Category", blank=True, related_name="+")
     notify_new_deals = models.BooleanField(default=False)
+    # Set by following the signed link mailed to the address: no mail but a password reset goes to an
+    # address before, and a verified address belongs to one account.
+    email_verified = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -47,6 +50,10 @@ class User(AbstractUser):
             models.UniqueConstraint(
                 Lower("username"), name="user_username_unique_ignoring_case",
                 violation_error_message="A user with that username already exists.",
+            ),
+            models.UniqueConstraint(
+                Lower("email"), condition=models.Q(email_verified=True), name="user_verified_email_unique",
+                violation_error_message="That e-mail address belongs to another account.",
             ),
             models.CheckConstraint(
                 condition=models.Q(radius_km__gte=MIN_RADIUS_KM, radius_km__lte=MAX_RADIUS_KM),

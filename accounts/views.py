@@ -5,13 +5,17 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from accounts import services
 from accounts.client_address import client_address
 from accounts.forms import PreferencesForm, SignupForm
 from accounts.services import user_set_preferences, user_signup
-from accounts.throttles import signup_counted, signups_left
+from accounts.throttles import password_reset_allowed, signup_counted, signups_left, verification_mail_allowed
 from discounts.selectors import deals_search
 from markets.selectors import places_to_find
 
@@ -24,6 +28,51 @@ class LoginView(auth_views.LoginView):
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "city_deals": deals_search(ordering="-percent_off")[:VISITOR_DEALS]}
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset form, with the mail sent by the worker and the requests counted.
+
+    The page answers alike, and as fast, whether or not the address has an account; a limit reached
+    is said the same way for every address.
+    """
+
+    def form_valid(self, form):
+        email = form.cleaned_data["email"]
+        if not password_reset_allowed(email=email, client=client_address(self.request)):
+            form.add_error(None, "Too many reset requests for this address or from your network. Try again in an hour.")
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        try:
+            services.password_reset_request(email=email)
+        except BrokerUnavailable:
+            form.add_error(None, "Mail cannot be sent right now. Try again in a few minutes.")
+            return self.render_to_response(self.get_context_data(form=form), status=503)
+        return HttpResponseRedirect(self.get_success_url())
+
+
+@never_cache
+@require_GET
+def verify_email(request, token: str):
+    """The link mailed to a new address: following it proves the address is the account's."""
+    try:
+        user = services.email_verify(token=token)
+    except services.EmailNotVerified as exc:
+        return render(request, "registration/verify_email_done.html", {"problem": str(exc)}, status=400)
+    return render(request, "registration/verify_email_done.html", {"email": user.email})
+
+
+@login_required
+@require_POST
+def verify_email_again(request):
+    user = request.user
+    if not user.email or user.email_verified:
+        messages.info(request, "There is no address to verify.")
+    elif not verification_mail_allowed(user_id=user.pk):
+        messages.error(request, "We sent the link several times this hour already: look in your spam folder, or try later.")
+    else:
+        services.email_verification_request(user=user)
+        messages.success(request, f"We sent a new link to {user.email}.")
+    return redirect("notifications")
 
 
 @require_http_methods(["GET", "POST"])

@@ -9,17 +9,20 @@ from collections.abc import Callable
 
 from bench.measure import percentile
 from harness.notify_check import wait_notifier_settled
-from harness.push_service import PushService
+from harness.push_service import PushService, open_logins
 
 
 def opt_in(push: PushService, user_ids: list[int]) -> None:
     """A browser subscription per shopper; no hourly cap, so each decision is a push of its own."""
+    from accounts.models import User
     from notifications.models import NotificationPreferences, PushSubscription
 
+    users = list(User.objects.filter(pk__in=user_ids).order_by("pk"))
     subscriptions, preferences = [], []
+    for user, session_key in zip(users, open_logins(users)):
+        browser = push.browser(str(user.pk))
+        subscriptions.append(PushSubscription(user_id=user.pk, endpoint=browser.endpoint, session_key=session_key, **browser.keys))
     for user_id in user_ids:
-        browser = push.browser(str(user_id))
-        subscriptions.append(PushSubscription(user_id=user_id, endpoint=browser.endpoint, **browser.keys))
         preferences.append(NotificationPreferences(user_id=user_id, max_per_hour=30000))
     PushSubscription.objects.bulk_create(subscriptions, batch_size=2000)
     NotificationPreferences.objects.bulk_create(preferences, batch_size=2000)

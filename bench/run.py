@@ -119,7 +119,7 @@ def run(args) -> dict:
 
     # Production defaults for the sweep and the repair tick: the harness's faster ones are for fault tests.
     cluster = LocalCluster(name="bench", server=args.server, extra_env={
-        "RELAY_SWEEP_SECONDS": "1", "REALTIME_RECONCILE_SECONDS": "1",
+        "RELAY_SWEEP_SECONDS": "1", "REALTIME_RECONCILE_SECONDS": "1", "PUSH_SERVICE_HOSTS": "127.0.0.1:*",
         **json.loads(os.environ.get("BENCH_EXTRA_ENV", "{}")),
     })
     workdir = Path(tempfile.mkdtemp(prefix="dealcast-bench-"))

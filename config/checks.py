@@ -30,6 +30,11 @@ def production_settings_safe(app_configs, **kwargs):
         errors.append(checks.Error(
             "Eager Celery runs the relay inside the web request.", id="dealcast.E005",
         ))
+    if not settings.SITE_URL.startswith("https://"):
+        errors.append(checks.Error(
+            "SITE_URL is not an https address: links in mail (password resets, address checks, digests) need it.",
+            hint="Set SITE_URL to the site's public address, e.g. https://deals.example.com.", id="dealcast.E007",
+        ))
     if len(settings.SECRET_KEY) < 40 or settings.SECRET_KEY.startswith("django-insecure"):
         errors.append(checks.Error("SECRET_KEY is short or a generated insecure one.", id="dealcast.E006"))
     return errors

@@ -196,8 +196,14 @@ else:
     EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
     EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Dealcast <no-reply@dealcast.example>")
-# Absolute links in mail (the digest, its unsubscribe link) point here.
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000" if LOCAL_MODE else "").rstrip("/")
+# Absolute links in mail (password resets, address checks, the digest) point here, never at the Host
+# header a request came with. Production must name it (`check --deploy` says so when it is missing).
+SITE_URL = os.environ.get("SITE_URL", f"http://127.0.0.1:{PORT}" if LOCAL_MODE else "").rstrip("/")
+# Password-reset mail, counted per address asked for and per client address, in an hour.
+PASSWORD_RESETS_PER_ADDRESS = env_int("PASSWORD_RESETS_PER_ADDRESS", 3)
+PASSWORD_RESETS_PER_CLIENT = env_int("PASSWORD_RESETS_PER_CLIENT", 10)
+# How long the link that proves an e-mail address stays good.
+EMAIL_VERIFICATION_DAYS = env_int("EMAIL_VERIFICATION_DAYS", 3)
 
 # Web Push (VAPID, RFC 8292): the application server's P-256 private key, base64url of its 32 raw
 # bytes; the public key browsers subscribe with is derived from it. Without one, push is off.
@@ -209,7 +215,20 @@ VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:operator@dealcast.exampl
 NOTIFY_BATCH_SIZE = env_int("NOTIFY_BATCH_SIZE", 200)
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6)
 NOTIFY_BACKOFF_SECONDS = env_float("NOTIFY_BACKOFF_SECONDS", 10.0)
+# One push's whole exchange with its push service (connect, send, read) must end within this; the
+# notifier's lease on a row (notifications.delivery.LEASE) is longer, so no push is sent twice.
 NOTIFY_PUSH_TIMEOUT_SECONDS = env_float("NOTIFY_PUSH_TIMEOUT_SECONDS", 10.0)
+# Pushes one notifier process has in flight at once, over all push services.
+NOTIFY_PUSH_CONCURRENCY = env_int("NOTIFY_PUSH_CONCURRENCY", 100)
+# The push services browsers may subscribe with (`host[:port]`, `*.` for a domain's hosts): the
+# notifier sends nowhere else. The browsers' public services by default; a listed loopback host may
+# use plain http (a push service run by the tests).
+PUSH_SERVICE_HOSTS = env_list(
+    "PUSH_SERVICE_HOSTS",
+    "fcm.googleapis.com,updates.push.services.mozilla.com,web.push.apple.com,*.notify.windows.com",
+)
+# The unsubscribe link in a digest stops working after this many days (each digest brings a new one).
+DIGEST_UNSUBSCRIBE_DAYS = env_int("DIGEST_UNSUBSCRIBE_DAYS", 60)
 DIGEST_HOUR = env_int("DIGEST_HOUR", 7)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
@@ -324,7 +343,7 @@ CELERY_BEAT_SCHEDULE = {
 # The notifier's own queue, consumed by its own worker (`celery -A config worker -Q <NOTIFY_QUEUE>`):
 # a backlog of notifications never delays the relay that feeds the sockets.
 NOTIFY_QUEUE = os.environ.get("NOTIFY_QUEUE", CELERY_TASK_DEFAULT_QUEUE + "-notify")
-CELERY_TASK_ROUTES = {"notifications.tasks.*": {"queue": NOTIFY_QUEUE}}
+CELERY_TASK_ROUTES = {"notifications.tasks.*": {"queue": NOTIFY_QUEUE}, "accounts.tasks.*": {"queue": NOTIFY_QUEUE}}
 
 REST_FRAMEWORK = {
     # Throttles key on REMOTE_ADDR, already the client's (ClientAddressMiddleware); DRF's default

@@ -84,10 +84,11 @@ def seed_demo_city(*, seed: int = 42) -> dict:
         Category.objects.get_or_create(slug=slug, defaults={"name": name})[0] for slug, (name, _) in CATEGORIES.items()
     ]
     group = market_staff_group()
-    _user("admin", DEMO_PASSWORDS["admin"], is_staff=True, is_superuser=True, email="admin@example.com")
+    _user("admin", DEMO_PASSWORDS["admin"], is_staff=True, is_superuser=True, email="admin@example.com",
+          email_verified=True)
     shopper = _user(
         "shopper", DEMO_PASSWORDS["shopper"], home_lat=CITY_CENTER[0], home_lng=CITY_CENTER[1],
-        radius_km=Decimal("5.0"), email="shopper@example.com",
+        radius_km=Decimal("5.0"), email="shopper@example.com", email_verified=True,
     )
     created_deals = 0
     for index in range(1, MARKET_COUNT + 1):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from harness.mailbox import Mailbox
-from harness.push_service import PushService
+from harness.push_service import PushService, subscribe
 
 SHOPPERS = 15
 
@@ -71,17 +71,18 @@ class NotifiedShoppers:
         """What the stack's processes need to reach them, and retries quick enough for a short run."""
         return {
             "EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(self.mailbox.port), "NOTIFY_BACKOFF_SECONDS": "0.5",
+            "PUSH_SERVICE_HOSTS": "127.0.0.1:*",
             "NOTIFY_MAX_ATTEMPTS": "10", "DIGEST_HOUR": "0", "DIGEST_SWEEP_SECONDS": "1", "NOTIFY_SWEEP_SECONDS": "0.5",
         }
 
     def create(self, rng: random.Random) -> None:
         from accounts.models import User
         from demo.seeding import CITY_CENTER, CITY_SPAN
-        from notifications.models import NotificationPreferences, PushSubscription
+        from notifications.models import NotificationPreferences
 
         for index in range(SHOPPERS):
             user = User.objects.create(
-                username=f"notified-{index}", email=f"notified-{index}@example.com",
+                username=f"notified-{index}", email=f"notified-{index}@example.com", email_verified=True,
                 home_lat=CITY_CENTER[0] + rng.uniform(-CITY_SPAN[0], CITY_SPAN[0]) * 0.6,
                 home_lng=CITY_CENTER[1] + rng.uniform(-CITY_SPAN[1], CITY_SPAN[1]) * 0.6,
                 radius_km=rng.choice([2, 3, 5]),
@@ -89,8 +90,7 @@ class NotifiedShoppers:
             # No cap and no quiet hours: every decision is a push of its own, so each can be counted.
             NotificationPreferences.objects.create(user=user, max_per_hour=30000)
             for browser_index in range(1 + index % 2):
-                browser = self.push.browser(f"{index}-{browser_index}")
-                PushSubscription.objects.create(user=user, endpoint=browser.endpoint, **browser.keys)
+                subscribe(user, self.push.browser(f"{index}-{browser_index}"))
 
     def want_digests(self) -> None:
         """From now on each shopper wants a daily digest (today's is due at once: DIGEST_HOUR is 0)."""

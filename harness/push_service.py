@@ -3,7 +3,8 @@
 It does what a real one does with a message from an application server: checks the VAPID signature
 (RFC 8292) against the key in the request, and, playing the browser, decrypts the aes128gcm payload
 (RFC 8291) with keys made as a browser makes them (a P-256 key pair and a 16-byte auth secret).
-It answers 201, or whatever the test tells it to (410 for a gone subscription, 503 when "down").
+It answers 201, or whatever the test tells it to (410 for a gone subscription, 503 when "down"), and
+can play a hostile endpoint (``misbehaving``): one that hangs, trickles, answers 100 MB or redirects.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ import http_ece
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+
+
+TRICKLE_SECONDS = 0.5
+HUGE_BYTES = 100 * 1024 * 1024
 
 
 def b64url(data: bytes) -> str:
@@ -47,6 +52,41 @@ class Browser:
     @property
     def keys(self) -> dict[str, str]:
         return {"p256dh": self.p256dh, "auth": b64url(self.auth)}
+
+
+def open_logins(users) -> list[str]:
+    """A logged-in session for each user, as a browser would hold after logging in (the site sends
+    pushes only to browsers whose login is open); their keys, in order."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    expires = timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    store = SessionStore()
+    sessions = [
+        Session(
+            session_key=store._get_new_session_key(), expire_date=expires,
+            session_data=store.encode({
+                SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: "django.contrib.auth.backends.ModelBackend",
+                HASH_SESSION_KEY: user.get_session_auth_hash(),
+            }),
+        )
+        for user in users
+    ]
+    Session.objects.bulk_create(sessions, batch_size=2000)
+    return [session.session_key for session in sessions]
+
+
+def subscribe(user, browser: "Browser", *, session_key: str | None = None):
+    """The browser's subscription as the site records it: its keys and the login it was turned on in."""
+    from notifications.models import PushSubscription
+
+    session_key = session_key or open_logins([user])[0]
+    return PushSubscription.objects.create(user=user, endpoint=browser.endpoint, session_key=session_key, **browser.keys)
 
 
 def verify_vapid(authorization: str, audience: str) -> dict:
@@ -86,6 +126,13 @@ class PushService:
         self.received: list[Received] = []
         self.rejected: list[str] = []
         self.answers: dict[str, int] = {}  # browser name → status to answer instead of 201
+        # Browser name → how its endpoint misbehaves, as a hostile or broken push service would:
+        # "hang" (answers nothing until ``release`` is set), "trickle" (a byte every TRICKLE_SECONDS),
+        # "huge" (a 201 with a HUGE_BYTES body) or "redirect" (a 307 to another browser's endpoint).
+        self.misbehaving: dict[str, str] = {}
+        self.release = threading.Event()
+        self.requests: list[tuple[str, str]] = []  # (method, path) of every request, misbehaving or not
+        self.huge_bytes_sent = 0
         self.down = False
         self._arrived = threading.Condition()
         service = self
@@ -97,8 +144,19 @@ class PushService:
             def log_message(self, *args):
                 pass
 
+            def do_GET(self):
+                service.requests.append(("GET", self.path))
+                self.send_response(405)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                service.requests.append(("POST", self.path))
+                how = service.misbehaving.get(self.path.rsplit("/", 1)[-1])
+                if how:
+                    service.misbehave(self, how)
+                    return
                 status = service.handle(self.path, self.headers, body)
                 self.send_response(status)
                 self.send_header("Content-Length", "0")
@@ -107,6 +165,36 @@ class PushService:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def misbehave(self, handler: BaseHTTPRequestHandler, how: str) -> None:
+        try:
+            if how == "hang":
+                self.release.wait(600)
+                handler.close_connection = True
+                return
+            if how == "redirect":
+                target = next((b.endpoint for n, b in self.browsers.items() if n not in self.misbehaving), self.url)
+                handler.send_response(307)
+                handler.send_header("Location", target)
+                handler.send_header("Content-Length", "0")
+                handler.end_headers()
+                return
+            handler.send_response(201)
+            handler.send_header("Content-Length", str(HUGE_BYTES if how == "huge" else 1000))
+            handler.end_headers()
+            if how == "trickle":
+                while not self.release.is_set():
+                    handler.wfile.write(b"x")
+                    handler.wfile.flush()
+                    self.release.wait(TRICKLE_SECONDS)
+            elif how == "huge":
+                chunk = b"x" * 65536
+                while self.huge_bytes_sent < HUGE_BYTES:
+                    handler.wfile.write(chunk)
+                    self.huge_bytes_sent += len(chunk)
+        except OSError:  # the sender hung up, as it should
+            pass
+        handler.close_connection = True
 
     def browser(self, name: str) -> Browser:
         self.browsers[name] = Browser(endpoint=f"{self.url}/push/{name}")
@@ -151,4 +239,5 @@ class PushService:
                 self._arrived.wait(left)
 
     def stop(self) -> None:
+        self.release.set()
         self._server.shutdown()

@@ -2,8 +2,9 @@
 
 Each (shopper, day) gets one ``DigestMail`` row before anything is sent, so the day's digest goes out
 once however often the sweep runs; an SMTP failure retries with backoff and becomes a dead letter
-after ``NOTIFY_MAX_ATTEMPTS``. Every mail carries a one-click unsubscribe link (RFC 8058) that needs
-no login: a signed token names the shopper.
+after ``NOTIFY_MAX_ATTEMPTS``. Only a verified address gets one. Every mail carries a one-click
+unsubscribe link (RFC 8058) that needs no login: a signed token names the shopper and the
+subscription, and expires.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import smtplib
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
@@ -32,17 +32,28 @@ DEALS_PER_WATCH = 3
 LEASE = timedelta(minutes=5)
 
 
-def unsubscribe_token(user) -> str:
-    return signing.dumps(user.pk, salt=UNSUBSCRIBE_SALT)
+def _subscription_mark(prefs: NotificationPreferences) -> str:
+    return prefs.digest_since.isoformat() if prefs.digest_since else ""
 
 
-def user_from_unsubscribe_token(token: str):
-    """The shopper the token was made for, or None when it is not one of ours."""
+def unsubscribe_token(prefs: NotificationPreferences) -> str:
+    """A link that turns off this digest subscription of this shopper and nothing else: it names the
+    purpose (the salt), the shopper and when the digest was turned on, and expires."""
+    return signing.dumps({"u": prefs.user_id, "s": _subscription_mark(prefs)}, salt=UNSUBSCRIBE_SALT, compress=True)
+
+
+def preferences_from_unsubscribe_token(token: str) -> NotificationPreferences | None:
+    """The digest subscription the token was made for, or None when it is not one of ours, has
+    expired, or that subscription has ended since (turned off, perhaps on again)."""
     try:
-        user_id = signing.loads(token, salt=UNSUBSCRIBE_SALT)
-    except signing.BadSignature:
+        claim = signing.loads(token, salt=UNSUBSCRIBE_SALT, max_age=timedelta(days=settings.DIGEST_UNSUBSCRIBE_DAYS))
+        user_id, mark = claim["u"], claim["s"]
+    except (signing.BadSignature, KeyError, TypeError):
         return None
-    return get_user_model().objects.filter(pk=user_id).first()
+    prefs = NotificationPreferences.objects.filter(user_id=user_id, digest=NotificationPreferences.Digest.DAILY).first()
+    if prefs is None or _subscription_mark(prefs) != mark:
+        return None
+    return prefs
 
 
 def _digest_content(user, since: datetime) -> dict | None:
@@ -77,7 +88,8 @@ def _send(digest: DigestMail) -> None:
         digest.state = DigestMail.State.EMPTY
         digest.save(update_fields=["state"])
         return
-    unsubscribe = settings.SITE_URL + reverse("digest-unsubscribe", args=[unsubscribe_token(user)])
+    prefs = NotificationPreferences.objects.get(user=user)
+    unsubscribe = settings.SITE_URL + reverse("digest-unsubscribe", args=[unsubscribe_token(prefs)])
     context = {**content, "unsubscribe_url": unsubscribe, "day": digest.day}
     mail = EmailMultiAlternatives(
         subject=render_to_string("notifications/digest_subject.txt", context).strip(),
@@ -99,7 +111,7 @@ def schedule_todays_digests(*, now: datetime | None = None) -> int:
     if local.hour < settings.DIGEST_HOUR:
         return 0
     wanting = NotificationPreferences.objects.filter(
-        digest=NotificationPreferences.Digest.DAILY, user__is_active=True
+        digest=NotificationPreferences.Digest.DAILY, user__is_active=True, user__email_verified=True
     ).exclude(user__email="").values_list("user_id", "last_digest_at")
     rows = [DigestMail(user_id=user_id, day=local.date(), since=last or now - timedelta(days=1), due_at=now)
             for user_id, last in wanting]

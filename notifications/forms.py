@@ -19,6 +19,8 @@ class NotificationPreferencesForm(forms.ModelForm):
         data = super().clean()
         if (data.get("quiet_from") is None) != (data.get("quiet_until") is None):
             raise forms.ValidationError("Give both ends of the quiet hours, or neither.")
+        if data.get("quiet_from") is not None and data.get("quiet_from") == data.get("quiet_until"):
+            raise forms.ValidationError("Quiet hours that start and end at the same time are none: give two times, or neither.")
         return data
 
 
@@ -27,3 +29,7 @@ class WatchForm(forms.Form):
     target_price = forms.DecimalField(
         max_digits=10, decimal_places=2, min_value=0.01, required=False, label="At or below (optional)"
     )
+
+
+class UnwatchForm(forms.Form):
+    watch = forms.IntegerField(min_value=1, max_value=2**63 - 1)

@@ -23,6 +23,9 @@ class PushSubscription(models.Model):
     p256dh = models.CharField(max_length=200, help_text="The browser's public key (base64url).")
     auth = models.CharField(max_length=100, help_text="The browser's auth secret (base64url).")
     user_agent = models.CharField(max_length=300, blank=True)
+    # The login that subscribed this browser: pushes stop when it ends (logout, expiry, a new
+    # password), as that browser's live sockets do, and only that login may move it to another account.
+    session_key = models.CharField(max_length=40, db_index=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -44,6 +47,9 @@ class NotificationPreferences(models.Model):
         default=4, help_text="More than this in an hour arrive grouped into one push."
     )
     last_digest_at = models.DateTimeField(null=True, blank=True)
+    # When the digest was last turned on: unsubscribe links name it, so a link from before turning it
+    # off and on again no longer works.
+    digest_since = models.DateTimeField(null=True, blank=True, editable=False)
 
     def __str__(self) -> str:
         return f"Notification preferences of {self.user}"
@@ -97,6 +103,9 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     due_at = models.DateTimeField(default=timezone.now)
     last_error = models.TextField(blank=True)
+    failure = models.CharField(
+        max_length=12, blank=True, help_text="What last went wrong, in a word (timeout, status, redirect, keys, …)."
+    )
     committed_at = models.DateTimeField(help_text="When the event's change committed (for latency).")
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)

@@ -16,3 +16,10 @@ def watches_of(user) -> QuerySet[WatchedProduct]:
 
 def browsers_of(user) -> QuerySet[PushSubscription]:
     return PushSubscription.objects.filter(user=user).order_by("created_at")
+
+
+def browser_subscribed(user, *, endpoint: str, session_key: str | None) -> bool:
+    """Whether the browser at ``endpoint`` gets this user's pushes through the login it is in now."""
+    return bool(session_key) and PushSubscription.objects.filter(
+        user=user, endpoint=endpoint, session_key=session_key
+    ).exists()

@@ -13,8 +13,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
 from notifications import selectors, services
-from notifications.digest import user_from_unsubscribe_token
-from notifications.forms import NotificationPreferencesForm, WatchForm
+from notifications.digest import preferences_from_unsubscribe_token
+from notifications.forms import NotificationPreferencesForm, UnwatchForm, WatchForm
 
 SERVICE_WORKER = Path(settings.BASE_DIR) / "static" / "js" / "sw.js"
 
@@ -38,9 +38,14 @@ def notifications_page(request):
     if action == "preferences":
         prefs_form = NotificationPreferencesForm(request.POST, instance=selectors.preferences_of(user))
         if prefs_form.is_valid():
-            services.notification_preferences_set(user=user, **prefs_form.cleaned_data)
-            messages.success(request, "Notification settings saved.")
-            return redirect("notifications")
+            try:
+                services.notification_preferences_set(user=user, **prefs_form.cleaned_data)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    prefs_form.add_error(field if field in prefs_form.fields else None, errors)
+            else:
+                messages.success(request, "Notification settings saved.")
+                return redirect("notifications")
     elif action == "watch":
         watch_form = WatchForm(request.POST)
         if watch_form.is_valid():
@@ -53,9 +58,9 @@ def notifications_page(request):
                 messages.success(request, f"Watching “{watch.text}”.")
                 return redirect("notifications")
     elif action == "unwatch":
-        watch_id = request.POST.get("watch", "")
-        if watch_id.isdigit():
-            services.watch_remove(user=user, watch_id=int(watch_id))
+        unwatch = UnwatchForm(request.POST)
+        if unwatch.is_valid():
+            services.watch_remove(user=user, watch_id=unwatch.cleaned_data["watch"])
         return redirect("notifications")
     failed = prefs_form.errors or watch_form.errors
     context = {
@@ -69,10 +74,11 @@ def notifications_page(request):
 @never_cache
 @require_http_methods(["GET", "POST"])
 def digest_unsubscribe(request, token: str):
-    user = user_from_unsubscribe_token(token)
-    if user is None:
+    """One click from the digest: says which subscription it ends, never whose account it is."""
+    prefs = preferences_from_unsubscribe_token(token)
+    if prefs is None:
         return render(request, "notifications/unsubscribe.html", {"invalid": True}, status=404)
     if request.method == "POST":
-        services.digest_unsubscribe(user=user)
-        return render(request, "notifications/unsubscribe.html", {"done": True, "who": user.get_username()})
-    return render(request, "notifications/unsubscribe.html", {"who": user.get_username()})
+        services.digest_unsubscribe(user=prefs.user)
+        return render(request, "notifications/unsubscribe.html", {"done": True})
+    return render(request, "notifications/unsubscribe.html", {})

@@ -31,6 +31,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    email_verified = True
     password = factory.LazyFunction(_test_password_hash)
 
 

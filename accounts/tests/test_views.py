@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -104,24 +106,50 @@ def test_pages_need_a_login(client):
     assert client.get(reverse("preferences")).status_code == 302
 
 
-def test_a_forgotten_password_is_reset_through_the_mailed_link(client, settings, tmp_path):
+def test_a_reset_request_reads_nothing_about_accounts_so_it_cannot_tell_them_apart(client, django_assert_num_queries):
+    # given an address with an account and one without
+    UserFactory(username="forgetful", email="forgetful@example.com")
+    # when each asks for a reset, then neither request touches the database (the worker looks the
+    # address up and sends the mail), and both get the same answer
+    answers = []
+    for email in ("forgetful@example.com", "nobody@example.com"):
+        with django_assert_num_queries(0):
+            response = client.post(reverse("password_reset"), {"email": email})
+        answers.append((response.status_code, response.url))
+    assert answers == [(302, reverse("password_reset_done"))] * 2
+
+
+def test_reset_mail_is_limited_per_address_and_per_client(client, settings):
+    settings.PASSWORD_RESETS_PER_ADDRESS, settings.PASSWORD_RESETS_PER_CLIENT = 2, 3
+    # The counts live in Redis for an hour: this run's own addresses and client.
+    run = uuid.uuid4().hex[:12]
+    client_ip, elsewhere = f"2001:db8:{run[:4]}::1", f"2001:db8:{run[:4]}::2"
+
+    def ask(email, ip=client_ip):
+        return client.post(reverse("password_reset"), {"email": email}, REMOTE_ADDR=ip)
+
+    assert [ask(f"Victim-{run}@example.com").status_code for _ in range(2)] == [302, 302]
+    # the same address, however spelt, from anywhere
+    limited = ask(f"victim-{run}@EXAMPLE.com", ip=elsewhere)
+    assert limited.status_code == 429 and b"Too many reset requests" in limited.content
+    # positive control: another address from the same client still goes, until the client's own limit
+    assert ask(f"other-{run}@example.com").status_code == 302
+    assert ask(f"third-{run}@example.com").status_code == 429
+
+
+def test_the_reset_link_points_at_the_site_never_at_the_requests_host(settings, tmp_path):
+    from accounts.services import password_reset_send
+
     settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
     settings.EMAIL_FILE_PATH = str(tmp_path)
+    settings.SITE_URL = "https://deals.example.org"
     UserFactory(username="forgetful", email="forgetful@example.com")
-    # positive control: an address with no account gets the same answer and no mail
-    assert client.post(reverse("password_reset"), {"email": "nobody@example.com"}).status_code == 302
-    assert list(tmp_path.iterdir()) == []
-    response = client.post(reverse("password_reset"), {"email": "forgetful@example.com"})
-    assert response.status_code == 302 and response.url == reverse("password_reset_done")
+    password_reset_send(email="nobody@example.com")
+    assert list(tmp_path.iterdir()) == []  # positive control: no account, no mail
+    password_reset_send(email="forgetful@example.com")
     [mail] = list(tmp_path.iterdir())
-    text = mail.read_text()
-    assert "Subject: Your Dealcast password" in text
-    link = next(line for line in text.splitlines() if "/accounts/reset/" in line).strip()
-    form_page = client.get(link, follow=True)
-    assert form_page.status_code == 200 and b"Choose a new password" in form_page.content
-    done = client.post(form_page.redirect_chain[-1][0], {"new_password1": "a-new plum 4711", "new_password2": "a-new plum 4711"})
-    assert done.status_code == 302
-    assert Client().post(reverse("login"), {"username": "forgetful", "password": "a-new plum 4711"}).status_code == 302
+    link = next(line for line in mail.read_text().splitlines() if "/accounts/reset/" in line).strip()
+    assert link.startswith("https://deals.example.org/accounts/reset/")
 
 
 def test_errors_are_pages_of_the_site_with_a_way_back(client):
@@ -139,3 +167,64 @@ def test_a_visitor_sees_the_citys_best_deals_and_how_to_get_them_live(client):
     assert page.redirect_chain[-1][0].startswith(reverse("login"))
     assert big.product in page.content.decode()
     assert b"Sign up</a> to see the deals near you live" in page.content
+
+
+def test_an_address_is_confirmed_by_the_mailed_link_and_belongs_to_one_account(client, settings, tmp_path):
+    from accounts.services import email_verification_send
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.EMAIL_FILE_PATH = str(tmp_path)
+    settings.SITE_URL = "https://deals.example.org"
+    # given two new accounts that typed the same address (only its owner can confirm it)
+    first = UserFactory(email="Shared@example.com", email_verified=False)
+    second = UserFactory(email="shared@example.com", email_verified=False)
+    links = []
+    for user in (first, second):
+        for mail in tmp_path.iterdir():
+            mail.unlink()
+        assert email_verification_send(user_id=user.pk)
+        [mail] = list(tmp_path.iterdir())
+        links.append(next(line for line in mail.read_text().splitlines() if "/accounts/verify-email/" in line).strip())
+    assert all(link.startswith("https://deals.example.org/accounts/verify-email/") for link in links)
+    path = [link.removeprefix("https://deals.example.org") for link in links]
+    # when the first link is followed, that account's address is confirmed
+    assert client.get(path[0]).status_code == 200
+    first.refresh_from_db()
+    assert first.email_verified
+    # then the second account cannot confirm the same address
+    refused = client.get(path[1])
+    assert refused.status_code == 400 and b"belongs to another account" in refused.content
+    second.refresh_from_db()
+    assert not second.email_verified
+    # and a confirmed address gets no more links
+    assert not email_verification_send(user_id=first.pk)
+
+
+def test_a_forged_or_expired_confirmation_link_says_so(client, settings):
+    from django.core import signing
+
+    from accounts.services import EMAIL_VERIFICATION_SALT
+
+    user = UserFactory(email="late@example.com", email_verified=False)
+    forged = client.get("/accounts/verify-email/not-a-token/")
+    assert forged.status_code == 400 and b"not one of ours" in forged.content
+    token = signing.dumps({"u": user.pk, "e": "late@example.com"}, salt=EMAIL_VERIFICATION_SALT)
+    settings.EMAIL_VERIFICATION_DAYS = 0
+    expired = client.get(f"/accounts/verify-email/{token}/")
+    assert expired.status_code == 400 and b"expired" in expired.content
+    settings.EMAIL_VERIFICATION_DAYS = 3
+    assert client.get(f"/accounts/verify-email/{token}/").status_code == 200  # positive control
+
+
+def test_signing_up_with_an_address_asks_the_worker_to_confirm_it(client, django_capture_on_commit_callbacks):
+    from accounts.models import User
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(reverse("signup"), {
+            "username": "newcomer", "email": "newcomer@example.com",
+            "password1": "a long plum 4711", "password2": "a long plum 4711",
+        })
+    assert response.status_code == 302
+    user = User.objects.get(username="newcomer")
+    assert user.email == "newcomer@example.com" and not user.email_verified
+    assert len(callbacks) == 1  # the verification mail's hand-over to the worker, after the commit

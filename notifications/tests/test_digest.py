@@ -67,6 +67,52 @@ def test_a_forged_unsubscribe_link_is_refused(client):
     assert client.get("/notifications/unsubscribe/not-a-token/").status_code == 404
 
 
+def test_an_unsubscribe_link_ends_its_own_subscription_only_shows_no_name_and_expires(client, settings):
+    from notifications import services
+    from notifications.digest import unsubscribe_token
+
+    # given a shopper's digest link
+    shopper = ShopperFactory(username="private-person")
+    prefs = services.notification_preferences_set(user=shopper, digest="daily")
+    link = f"/notifications/unsubscribe/{unsubscribe_token(prefs)}/"
+    # then the page says what it stops and not whose account it is
+    page = client.get(link)
+    assert page.status_code == 200 and b"private-person" not in page.content
+    # when it is used, the digest stops, and the page still names no one
+    done = client.post(link)
+    assert done.status_code == 200 and b"private-person" not in done.content
+    assert NotificationPreferences.objects.get(user=shopper).digest == "off"
+    # and once the shopper turns the digest on again, the old link does nothing
+    services.notification_preferences_set(user=shopper, digest="daily")
+    assert client.post(link).status_code == 404
+    assert NotificationPreferences.objects.get(user=shopper).digest == "daily"
+    # positive control: the new digest's link works, until it expires
+    fresh = f"/notifications/unsubscribe/{unsubscribe_token(NotificationPreferences.objects.get(user=shopper))}/"
+    assert client.get(fresh).status_code == 200
+    settings.DIGEST_UNSUBSCRIBE_DAYS = 0
+    assert client.get(fresh).status_code == 404
+
+
+def test_an_unconfirmed_address_gets_no_digest(smtp):
+    shopper = digest_reader("unconfirmed@example.com", email_verified=False)
+    create_deal(product="Greek yoghurt", price=Decimal("1.49"), original_price=Decimal("1.99"))
+    send_due_digests(now=morning())
+    assert not DigestMail.objects.filter(user=shopper).exists()
+    # positive control: confirmed, it gets one
+    shopper.email_verified = True
+    shopper.save()
+    send_due_digests(now=morning())
+    assert smtp.wait_for("unconfirmed@example.com")
+
+
+def test_the_text_part_says_what_the_market_typed(smtp):
+    digest_reader("ampersand@example.com")
+    create_deal(product="Salt & vinegar crisps", price=Decimal("1.49"), original_price=Decimal("1.99"))
+    send_due_digests(now=morning())
+    text = smtp.wait_for("ampersand@example.com").get_body(("plain",)).get_content()
+    assert "Salt & vinegar crisps" in text and "&amp;" not in text
+
+
 def test_no_digest_before_the_hour_or_without_news(smtp):
     digest_reader("early@example.com")
     send_due_digests(now=morning().replace(hour=5))

@@ -11,8 +11,9 @@
     say("This browser cannot show notifications with the page closed.");
     return;
   }
-  function api(method, body) {
-    return fetch("/api/push/subscriptions/", {
+  function api(method, body, endpoint) {
+    var url = "/api/push/subscriptions/" + (endpoint ? "?endpoint=" + encodeURIComponent(endpoint) : "");
+    return fetch(url, {
       method: method, credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },
       body: body ? JSON.stringify(body) : undefined,
@@ -72,6 +73,11 @@
     registration = results[0];
     config = results[1];
     if (!config.enabled) { say("Push notifications are not set up on this server."); return; }
-    return registration.pushManager.getSubscription().then(show);
+    // The browser may still hold a subscription that an earlier login turned on: pushes ended with
+    // that login, so it counts as on only if the server sends to it for this one.
+    return registration.pushManager.getSubscription().then(function (subscription) {
+      if (!subscription) { show(null); return; }
+      return api("GET", null, subscription.endpoint).then(function (state) { show(state.subscribed ? subscription : null); });
+    });
   }).catch(function (error) { say("Notifications are unavailable: " + error.message); });
 })();
