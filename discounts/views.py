@@ -5,6 +5,7 @@ from django.shortcuts import render
 from discounts import selectors
 from discounts.forms import SearchForm
 from discounts.selectors import categories_all
+from discounts.throttles import throttled_like_the_api
 from markets.selectors import city_area
 
 RESULTS_SHOWN = 50
@@ -29,6 +30,7 @@ def live(request):
     return render(request, "discounts/live.html", context)
 
 
+@throttled_like_the_api
 def city(request):
     """The whole city's deals on a map and in a table, for anyone: what a visitor sees before signing up."""
     form = SearchForm(request.GET or None)
@@ -45,6 +47,7 @@ def city(request):
 
 
 @login_required
+@throttled_like_the_api
 def search(request):
     """Deals by product and category; for a product, its price across markets and its top 5."""
     user = request.user

@@ -24,10 +24,11 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.measure import percentile  # noqa: E402
 from harness.abuse import AbuseReport, GreedyAccount  # noqa: E402
 from harness.client import Area, LiveClient  # noqa: E402
 from harness.cluster import LocalCluster  # noqa: E402
-from harness.notify_check import NotifiedShoppers, NotifyTally, wait_notifier_settled  # noqa: E402
+from harness.notify_check import NotifiedShoppers, NotifyTally, ProcessTreeSampler, wait_notifier_settled  # noqa: E402
 from harness.stack import Stack  # noqa: E402
 from harness.verify import Tally, tally_clients, wait_drained  # noqa: E402
 
@@ -36,7 +37,7 @@ STAFF_WRITE_FAULTS = {"redis_restart", "redis_outage", "redis_network_cut", "wor
 
 
 class FaultRun:
-    def __init__(self, *, clients: int, phase_s: float, offline_s: float, rate: float, seed: int) -> None:
+    def __init__(self, *, clients: int, phase_s: float, offline_s: float, rate: float, seed: int, crowd: int) -> None:
         self.phase_s, self.offline_s, self.rate = phase_s, offline_s, rate
         self.rng = random.Random(seed)
         self.client_count = clients
@@ -51,6 +52,8 @@ class FaultRun:
         self.before_phase: dict[str, Callable[[], None]] = {}
         self.far_back_cursor = ""
         self.abuse: AbuseReport | None = None
+        self.crowd = crowd
+        self.notifier_peak_mb: float | None = None
 
     # setup -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -187,7 +190,14 @@ class FaultRun:
         """The same drive with a fault of the notifier's parts; tallies pushes and digests instead."""
         start_position, *_ = self._drive_through(name, inject, staff_writes=False)
         wait_notifier_settled()
-        return self.notified.tally(name, after=start_position)
+        tally = self.notified.tally(name, after=start_position)
+        if name == "hostile_push_endpoints":
+            latencies = self.notified.push_latencies_ms(after=start_position)
+            tally.push_p50_ms = round(percentile(latencies, 50), 1) if latencies else None
+            tally.push_p99_ms = round(percentile(latencies, 99), 1) if latencies else None
+            tally.notifier_peak_mb = self.notifier_peak_mb
+            tally.hostile_failures = self.notified.hostile_failures()
+        return tally
 
     def _drive_through(self, name: str, inject: Callable[[], None], *, staff_writes: bool):
         from django.db import connection
@@ -377,7 +387,22 @@ class FaultRun:
             time.sleep(self.phase_s / 2)
             notified.mailbox.start()
 
-        return {"notifier_sigkill": notifier_sigkill, "push_service_down": push_service_down, "smtp_down": smtp_down}
+        def add_crowd() -> None:
+            notified.add_crowd(self.crowd)
+
+        self.before_phase["hostile_push_endpoints"] = add_crowd
+
+        def hostile_push_endpoints() -> None:
+            # One account's browsers misbehave from now on, in the same batches as the crowd's pushes.
+            notified.add_hostile_account()
+            sampler = ProcessTreeSampler(stack.notifier.pid)
+            sampler.start()
+            self.after_phase.append(lambda: setattr(self, "notifier_peak_mb", sampler.stop()))
+
+        return {
+            "notifier_sigkill": notifier_sigkill, "push_service_down": push_service_down, "smtp_down": smtp_down,
+            "hostile_push_endpoints": hostile_push_endpoints,
+        }
 
 
 def print_notify_table(tallies: list[NotifyTally]) -> None:
@@ -387,6 +412,12 @@ def print_notify_table(tallies: list[NotifyTally]) -> None:
     for tally in tallies:
         row = asdict(tally)
         print(" | ".join(f"{str(row[c]):>18}" for c in columns) + ("" if tally.ok else "   <-- FAILED"))
+    for tally in tallies:
+        if tally.push_p99_ms is not None:
+            print(
+                f"{tally.fault}: honest pushes commit-to-push p50 {tally.push_p50_ms} ms, p99 {tally.push_p99_ms} ms; "
+                f"notifier peak memory {tally.notifier_peak_mb} MB; the hostile account's rows: {tally.hostile_failures}"
+            )
 
 
 def print_table(tallies: list[Tally]) -> None:
@@ -412,6 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         offline_s=3.0 if args.short else 60.0,
         rate=8.0 if args.short else 10.0,
         seed=2026,
+        crowd=200 if args.short else 1000,
     )
     tallies: list[Tally] = []
     notify_tallies: list[NotifyTally] = []

@@ -10,15 +10,20 @@ every digest written must have arrived exactly once.
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import timedelta
 
 from harness.mailbox import Mailbox
-from harness.push_service import PushService, subscribe
+from harness.push_service import PushService, open_logins, subscribe
 
 SHOPPERS = 15
+
+
+# What the hostile account's browsers do at the push service, beside the honest crowd's (issue 30's review).
+HOSTILE_BROWSERS = ["trickle", *["hang"] * 7, "huge", "redirect"]
 
 
 @dataclass
@@ -34,6 +39,12 @@ class NotifyTally:
     digests: int = 0
     digests_lost: int = 0
     digests_duplicated: int = 0
+    # Measured in the hostile phase: the honest pushes' commit-to-push (arrival at the push service)
+    # and the notifier's memory (all its processes), at its peak.
+    push_p50_ms: float | None = None
+    push_p99_ms: float | None = None
+    notifier_peak_mb: float | None = None
+    hostile_failures: str = ""
 
     @property
     def ok(self) -> bool:
@@ -41,7 +52,8 @@ class NotifyTally:
 
 
 def wait_notifier_settled(*, timeout: float = 120.0) -> float:
-    """Seconds until the notifier has read the whole log and no push or digest waits to be sent."""
+    """Seconds until the notifier has read the whole log and no honest shopper's push or digest waits
+    to be sent (the hostile account's retries may wait as long as their backoff says)."""
     from django.db import connection
 
     from eventlog.readers import reader_lag
@@ -51,13 +63,43 @@ def wait_notifier_settled(*, timeout: float = 120.0) -> float:
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         try:
-            if (reader_lag(READER) == 0 and not Notification.objects.filter(state="pending").exists()
+            honest_pending = Notification.objects.filter(state="pending", user__username__startswith="notified-")
+            if (reader_lag(READER) == 0 and not honest_pending.exists()
                     and not DigestMail.objects.filter(state="pending").exists()):
                 break
         except Exception:  # noqa: BLE001 - the database may be restarting
             connection.close()
         time.sleep(0.2)
     return time.monotonic() - started
+
+
+class ProcessTreeSampler:
+    """The peak memory (RSS, MB) of a process and its children, sampled every 0.1 s until stopped."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.peak_bytes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, name="memory-sampler", daemon=True)
+
+    def _sample(self) -> None:
+        import psutil
+
+        root = psutil.Process(self.pid)
+        while not self._stop.wait(0.1):
+            try:
+                total = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+            except psutil.Error:
+                continue
+            self.peak_bytes = max(self.peak_bytes, total)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return round(self.peak_bytes / 2**20, 1)
 
 
 class NotifiedShoppers:
@@ -92,6 +134,64 @@ class NotifiedShoppers:
             for browser_index in range(1 + index % 2):
                 subscribe(user, self.push.browser(f"{index}-{browser_index}"))
 
+    def add_crowd(self, count: int) -> None:
+        """``count`` more opted-in shoppers in the city's middle whose radius takes in every market, a
+        browser each: every deal published is a push to each of them."""
+        from accounts.models import User
+        from demo.seeding import CITY_CENTER
+        from markets.geo import MAX_RADIUS_KM
+        from notifications.models import NotificationPreferences, PushSubscription
+
+        users = User.objects.bulk_create([
+            User(username=f"notified-crowd-{index}", home_lat=CITY_CENTER[0], home_lng=CITY_CENTER[1], radius_km=MAX_RADIUS_KM)
+            for index in range(count)
+        ])
+        NotificationPreferences.objects.bulk_create([NotificationPreferences(user=user, max_per_hour=30000) for user in users])
+        browsers = [self.push.browser(f"crowd-{index}") for index in range(count)]
+        PushSubscription.objects.bulk_create([
+            PushSubscription(user=user, endpoint=browser.endpoint, session_key=key, **browser.keys)
+            for user, browser, key in zip(users, browsers, open_logins(users))
+        ])
+
+    def add_hostile_account(self) -> None:
+        """One account whose browsers hang, trickle, answer 100 MB, redirect, and one key that is no key
+        (written straight to the table: the API now refuses it)."""
+        from accounts.models import User
+        from demo.seeding import CITY_CENTER
+        from markets.geo import MAX_RADIUS_KM
+        from notifications.models import NotificationPreferences, PushSubscription
+
+        user = User.objects.create(username="hostile", home_lat=CITY_CENTER[0], home_lng=CITY_CENTER[1], radius_km=MAX_RADIUS_KM)
+        NotificationPreferences.objects.create(user=user, max_per_hour=30000)
+        [session_key] = open_logins([user])
+        for index, how in enumerate(HOSTILE_BROWSERS):
+            name = f"hostile-{index}-{how}"
+            subscribe(user, self.push.browser(name), session_key=session_key)
+            self.push.misbehaving[name] = how
+        bad = self.push.browser("hostile-bad-key")
+        PushSubscription.objects.create(user=user, endpoint=bad.endpoint, session_key=session_key, p256dh="A" * 87, auth=bad.keys["auth"])
+
+    def hostile_failures(self) -> str:
+        """What became of the hostile account's rows: their failures by kind, and their states."""
+        from notifications.models import Notification
+
+        rows = Notification.objects.filter(user__username="hostile")
+        failures = Counter(rows.values_list("failure", flat=True))
+        states = Counter(rows.values_list("state", flat=True))
+        return "; ".join([", ".join(f"{k or 'none'} {v}" for k, v in sorted(failures.items())),
+                          ", ".join(f"{k} {v}" for k, v in sorted(states.items()))])
+
+    def push_latencies_ms(self, *, after: int) -> list[float]:
+        """Commit to arrival at the push service, for each honest push decided after ``after``."""
+        from notifications.models import Notification
+
+        committed = {
+            str(key): at.timestamp() for key, at in Notification.objects.filter(
+                position__gt=after, user__username__startswith="notified-"
+            ).values_list("key", "committed_at")
+        }
+        return [(r.at - committed[r.message["id"]]) * 1000 for r in list(self.push.received) if r.message["id"] in committed]
+
     def want_digests(self) -> None:
         """From now on each shopper wants a daily digest (today's is due at once: DIGEST_HOUR is 0)."""
         from django.utils import timezone
@@ -117,7 +217,7 @@ class NotifiedShoppers:
             for user_id, home_lat, home_lng, radius in shoppers:
                 if distance_km(home_lat, home_lng, lat, lng) <= float(radius):
                     expected.add((event.event_id, user_id))
-        decided_rows = Notification.objects.filter(position__gt=after)
+        decided_rows = Notification.objects.filter(position__gt=after, user__username__startswith="notified-")
         decided = {(str(e), u) for e, u in decided_rows.filter(reason="new").values_list("event_id", "user_id")}
         tally.published, tally.expected, tally.decided = len(events), len(expected), decided_rows.count()
         received = Counter((r.browser, r.message["id"]) for r in self.push.received)
@@ -132,7 +232,7 @@ class NotifiedShoppers:
         tally.pushes = sum(received.values())
         tally.lost = len(expected - decided) + missing_pushes
         tally.duplicated = sum(count - 1 for count in received.values() if count > 1)
-        tally.dead = Notification.objects.filter(state="dead").count()
+        tally.dead = Notification.objects.filter(state="dead", user__username__startswith="notified-").count()
         sent_digests = DigestMail.objects.filter(state="sent").count()
         mails = Counter(str(m["To"]) for m in self.mailbox.messages)
         tally.digests = sum(mails.values())

@@ -17,8 +17,8 @@ class ReadOnly(admin.ModelAdmin):
 class NotificationAdmin(ReadOnly):
     """Superusers follow the notifier here and put dead letters back in line."""
 
-    list_display = ("id", "user", "reason", "deal_id", "state", "attempts", "created_at", "sent_at", "last_error")
-    list_filter = ("state", "reason")
+    list_display = ("id", "user", "reason", "deal_id", "state", "attempts", "failure", "created_at", "sent_at", "last_error")
+    list_filter = ("state", "failure", "reason")
     search_fields = ("user__username", "deal_id", "event_id")
     actions = ["retry_dead_letters"]
 
@@ -46,6 +46,8 @@ class NotifierDeadEventAdmin(ReadOnly):
 
 @admin.register(PushSubscription)
 class PushSubscriptionAdmin(ReadOnly):
+    # Not the login's session key: it is as good as the shopper's cookie.
+    fields = ("user", "endpoint", "user_agent", "created_at")
     list_display = ("user", "user_agent", "created_at")
     search_fields = ("user__username",)
 

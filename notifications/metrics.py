@@ -25,6 +25,17 @@ class NotifierCollector:
             "dealcast_notifications_retrying", "Pending notifications whose last attempt failed",
             value=Notification.objects.filter(state=Notification.State.PENDING, attempts__gt=0).count(),
         )
+        failing = GaugeMetricFamily(
+            "dealcast_notifications_failing", "Notifications waiting to retry, and dead letters, by what last failed",
+            labels=["state", "failure"],
+        )
+        failures = (
+            Notification.objects.filter(state__in=[Notification.State.PENDING, Notification.State.DEAD], attempts__gt=0)
+            .values_list("state", "failure").annotate(n=Count("id"))
+        )
+        for state, failure, count in failures:
+            failing.add_metric([state, failure or "unknown"], count)
+        yield failing
         deduplicated = LogConsumer.objects.filter(name=READER).values_list("deduplicated", flat=True).first() or 0
         yield CounterMetricFamily(
             "dealcast_notifier_deduplicated", "Decisions a re-read of the log found already made", value=deduplicated

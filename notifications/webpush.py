@@ -22,7 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 from cryptography.hazmat.primitives import serialization
 from django.conf import settings
 from py_vapid import Vapid
@@ -134,15 +134,20 @@ class PushSender:
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
-        concurrency = settings.NOTIFY_PUSH_CONCURRENCY
-        self._slots = asyncio.Semaphore(concurrency)
-        self._client = httpx.AsyncClient(
-            follow_redirects=False,
-            timeout=settings.NOTIFY_PUSH_TIMEOUT_SECONDS,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-        )
+        self._loop.run_until_complete(self._open())
         self._ready.set()
         self._loop.run_forever()
+
+    async def _open(self) -> None:
+        concurrency = settings.NOTIFY_PUSH_CONCURRENCY
+        self._slots = asyncio.Semaphore(concurrency)
+        # aiohttp rather than httpx: httpcore's pool rescans every connection for every request, which
+        # made most of the notifier's CPU at a hundred connections (py-spy; docs/events.md).
+        self._session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=concurrency, ttl_dns_cache=300),
+            timeout=aiohttp.ClientTimeout(total=settings.NOTIFY_PUSH_TIMEOUT_SECONDS),
+            auto_decompress=False,
+        )
 
     def send(self, requests: dict[int, PreparedPush], *, not_after: float) -> Future[dict[int, PushOutcome]]:
         """Send each request (keyed by subscription); a request that has not started by ``not_after``
@@ -164,18 +169,20 @@ class PushSender:
                 return PushOutcome(
                     ok=False, error=f"push service took over {settings.NOTIFY_PUSH_TIMEOUT_SECONDS:g}s", failure="timeout"
                 )
-            except httpx.HTTPError as exc:
+            except (aiohttp.ClientError, ValueError) as exc:
                 return PushOutcome(ok=False, error=f"push service unreachable: {exc.__class__.__name__}", failure="unreachable")
 
     async def _exchange(self, request: PreparedPush) -> PushOutcome:
-        async with self._client.stream("POST", request.endpoint, headers=request.headers, content=request.body) as answer:
+        async with self._session.post(
+            request.endpoint, data=request.body, headers=request.headers, allow_redirects=False
+        ) as answer:
             read = 0
-            # Raw bytes: a compressed answer is never inflated. Leaving early drops the connection.
-            async for chunk in answer.aiter_raw():
+            # Raw bytes (a compressed answer is never inflated); leaving unread bytes closes the connection.
+            async for chunk in answer.content.iter_any():
                 read += len(chunk)
                 if read >= MAX_ANSWER_BYTES:
                     break
-            return _outcome_of(answer.status_code)
+            return _outcome_of(answer.status)
 
 
 _sender: PushSender | None = None

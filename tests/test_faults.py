@@ -20,7 +20,8 @@ def test_short_fault_suite_loses_nothing(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     everything = {t["fault"]: t for t in json.loads(report.read_text())}
-    notifier = {name: everything.pop(name) for name in ("notifier_sigkill", "push_service_down", "smtp_down")}
+    notifier = {name: everything.pop(name) for name in ("notifier_sigkill", "push_service_down", "smtp_down",
+                                                         "hostile_push_endpoints")}
     tallies = everything
     assert set(tallies) == {
         "redis_restart", "redis_outage", "redis_network_cut", "worker_sigkill", "web_restart", "postgres_restart",
@@ -30,6 +31,11 @@ def test_short_fault_suite_loses_nothing(tmp_path):
     for tally in notifier.values():
         assert tally["lost"] == 0 and tally["duplicated"] == 0 and tally["dead"] == 0, tally
         assert tally["expected"] > 0 and tally["decided"] >= tally["expected"], tally
+    # one account's hanging, trickling, huge, redirecting and keyless browsers beside 200 honest ones:
+    # the honest pushes all arrived once (above), and the hostile ones ended as retries with a reason
+    hostile = notifier["hostile_push_endpoints"]
+    assert hostile["expected"] >= 200 and hostile["push_p99_ms"] is not None and hostile["notifier_peak_mb"] > 0, hostile
+    assert "timeout" in hostile["hostile_failures"] or "redirect" in hostile["hostile_failures"], hostile
     assert notifier["smtp_down"]["digests"] > 0 and notifier["smtp_down"]["digests_lost"] == 0, notifier["smtp_down"]
     assert notifier["smtp_down"]["digests_duplicated"] == 0, notifier["smtp_down"]
     for tally in tallies.values():

@@ -15,7 +15,17 @@ def test_deploy_checks_pass_for_production_settings(settings):
     settings.LOCAL_MODE = False
     settings.ALLOWED_HOSTS = ["dealcast.example.com"]
     settings.SECRET_KEY = "x" * 60
+    settings.SITE_URL = "https://dealcast.example.com"
     assert production_settings_safe(None) == []
+
+
+@pytest.mark.parametrize("site_url", ["", "http://dealcast.example.com"])
+def test_deploy_checks_ask_for_an_https_site_url_for_links_in_mail(settings, site_url):
+    settings.LOCAL_MODE = False
+    settings.ALLOWED_HOSTS = ["dealcast.example.com"]
+    settings.SECRET_KEY = "x" * 60
+    settings.SITE_URL = site_url
+    assert [e.id for e in production_settings_safe(None)] == ["dealcast.E007"]
 
 
 def test_socket_router_without_origin_validation_fails_the_check(monkeypatch):

@@ -77,3 +77,20 @@ def test_bad_city_filters_are_a_form_error(client):
     page = client.get("/city/", {"category": "no-such-category"})
     assert page.status_code == 400
     assert b"Select a valid choice" in page.content
+
+
+def test_the_city_page_shares_the_apis_budget_for_anonymous_callers(client, settings):
+    from django.core.cache import cache
+    from rest_framework.throttling import AnonRateThrottle
+
+    address = "2001:db8:c17::1"
+    cache.delete(f"throttle_anon_{address}")
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "anon": "3/min"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(AnonRateThrottle, "THROTTLE_RATES", rates)
+        api = client.get("/api/deals/", REMOTE_ADDR=address).status_code
+        pages = [client.get("/city/", {"q": "milk"}, REMOTE_ADDR=address) for _ in range(3)]
+    cache.delete(f"throttle_anon_{address}")
+    # the API's call and the pages draw on one budget: the third page is one too many
+    assert [api, *(page.status_code for page in pages)] == [200, 200, 200, 429]
+    assert b"Too many searches" in pages[-1].content and int(pages[-1]["Retry-After"]) >= 1
