@@ -29,7 +29,7 @@ from harness.abuse import AbuseReport, GreedyAccount  # noqa: E402
 from harness.client import Area, LiveClient  # noqa: E402
 from harness.cluster import LocalCluster  # noqa: E402
 from harness.notify_check import NotifiedShoppers, NotifyTally, ProcessTreeSampler, wait_notifier_settled  # noqa: E402
-from harness.stack import Stack  # noqa: E402
+from harness.stack import Stack, wait_for  # noqa: E402
 from harness.verify import Tally, tally_clients, wait_drained  # noqa: E402
 
 # The faults that leave PostgreSQL and the web processes up: staff must be able to work through them.
@@ -53,7 +53,7 @@ class FaultRun:
         self.far_back_cursor = ""
         self.abuse: AbuseReport | None = None
         self.crowd = crowd
-        self.notifier_peak_mb: float | None = None
+        self.notifier_memory_mb: tuple[float | None, float | None] = (None, None)
 
     # setup -------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -191,11 +191,11 @@ class FaultRun:
         start_position, *_ = self._drive_through(name, inject, staff_writes=False)
         wait_notifier_settled()
         tally = self.notified.tally(name, after=start_position)
-        if name == "hostile_push_endpoints":
+        if name in ("crowd_pushes", "hostile_push_endpoints"):
             latencies = self.notified.push_latencies_ms(after=start_position)
             tally.push_p50_ms = round(percentile(latencies, 50), 1) if latencies else None
             tally.push_p99_ms = round(percentile(latencies, 99), 1) if latencies else None
-            tally.notifier_peak_mb = self.notifier_peak_mb
+            tally.notifier_before_mb, tally.notifier_peak_mb = self.notifier_memory_mb
             tally.hostile_failures = self.notified.hostile_failures()
         return tally
 
@@ -390,18 +390,34 @@ class FaultRun:
         def add_crowd() -> None:
             notified.add_crowd(self.crowd)
 
-        self.before_phase["hostile_push_endpoints"] = add_crowd
+        self.before_phase["crowd_pushes"] = add_crowd
+
+        def sample_memory(then: Callable[[], None] = lambda: None) -> None:
+            sampler = ProcessTreeSampler(stack.notifier.pid)
+            before = sampler.current_mb()
+            then()
+            sampler.start()
+            self.after_phase.append(lambda: setattr(self, "notifier_memory_mb", (before, sampler.stop())))
+
+        def crowd_pushes() -> None:
+            # The control for the next phase: the same crowd, no hostile account.
+            sample_memory()
 
         def hostile_push_endpoints() -> None:
             # One account's browsers misbehave from now on, in the same batches as the crowd's pushes.
-            notified.add_hostile_account()
-            sampler = ProcessTreeSampler(stack.notifier.pid)
-            sampler.start()
-            self.after_phase.append(lambda: setattr(self, "notifier_peak_mb", sampler.stop()))
+            sample_memory(then=notified.add_hostile_account)
+
+            def first_hostile_outcome() -> None:
+                # Its rows go one at a time; the first one's outcome comes at its push's deadline.
+                from notifications.models import Notification
+
+                wait_for(lambda: Notification.objects.filter(user__username="hostile", attempts__gt=0).exists(), timeout=60)
+
+            self.after_phase.insert(0, first_hostile_outcome)
 
         return {
             "notifier_sigkill": notifier_sigkill, "push_service_down": push_service_down, "smtp_down": smtp_down,
-            "hostile_push_endpoints": hostile_push_endpoints,
+            "crowd_pushes": crowd_pushes, "hostile_push_endpoints": hostile_push_endpoints,
         }
 
 
@@ -416,7 +432,8 @@ def print_notify_table(tallies: list[NotifyTally]) -> None:
         if tally.push_p99_ms is not None:
             print(
                 f"{tally.fault}: honest pushes commit-to-push p50 {tally.push_p50_ms} ms, p99 {tally.push_p99_ms} ms; "
-                f"notifier peak memory {tally.notifier_peak_mb} MB; the hostile account's rows: {tally.hostile_failures}"
+                f"notifier memory {tally.notifier_before_mb} MB before the attack, {tally.notifier_peak_mb} MB at its peak"
+                f" (all its processes)" + (f"; the hostile account's rows: {tally.hostile_failures}" if tally.hostile_failures else "")
             )
 
 

@@ -43,6 +43,7 @@ class NotifyTally:
     # and the notifier's memory (all its processes), at its peak.
     push_p50_ms: float | None = None
     push_p99_ms: float | None = None
+    notifier_before_mb: float | None = None
     notifier_peak_mb: float | None = None
     hostile_failures: str = ""
 
@@ -82,16 +83,20 @@ class ProcessTreeSampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, name="memory-sampler", daemon=True)
 
-    def _sample(self) -> None:
+    def current_mb(self) -> float:
         import psutil
 
         root = psutil.Process(self.pid)
+        return round(sum(p.memory_info().rss for p in [root, *root.children(recursive=True)]) / 2**20, 1)
+
+    def _sample(self) -> None:
+        import psutil
+
         while not self._stop.wait(0.1):
             try:
-                total = sum(p.memory_info().rss for p in [root, *root.children(recursive=True)])
+                self.peak_bytes = max(self.peak_bytes, int(self.current_mb() * 2**20))
             except psutil.Error:
                 continue
-            self.peak_bytes = max(self.peak_bytes, total)
 
     def start(self) -> None:
         self._thread.start()
@@ -176,6 +181,8 @@ class NotifiedShoppers:
         from notifications.models import Notification
 
         rows = Notification.objects.filter(user__username="hostile")
+        if not rows.exists():
+            return ""
         failures = Counter(rows.values_list("failure", flat=True))
         states = Counter(rows.values_list("state", flat=True))
         return "; ".join([", ".join(f"{k or 'none'} {v}" for k, v in sorted(failures.items())),

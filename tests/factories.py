@@ -86,13 +86,12 @@ def offset_km(lat: float, lng: float, north_km: float = 0.0, east_km: float = 0.
 
 
 def push_subscription_for(user, *, endpoint: str | None = None):
-    """A browser's push subscription with well-formed keys (not ones a push endpoint could decrypt with)."""
+    """A browser's push subscription, in an open login, with real keys (that no push service here reads)."""
+    from harness.push_service import Browser, subscribe
     from notifications.models import PushSubscription
 
-    return PushSubscription.objects.create(
-        user=user, endpoint=endpoint or f"https://push.example.com/{user.pk}/{PushSubscription.objects.count()}",
-        p256dh="B" + "A" * 86, auth="A" * 22,
-    )
+    endpoint = endpoint or f"https://fcm.googleapis.com/fcm/send/{user.pk}-{PushSubscription.objects.count()}"
+    return subscribe(user, Browser(endpoint=endpoint))
 
 
 def burst(market, count: int, product: str = "Burst") -> None:

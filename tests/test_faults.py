@@ -21,7 +21,7 @@ def test_short_fault_suite_loses_nothing(tmp_path):
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     everything = {t["fault"]: t for t in json.loads(report.read_text())}
     notifier = {name: everything.pop(name) for name in ("notifier_sigkill", "push_service_down", "smtp_down",
-                                                         "hostile_push_endpoints")}
+                                                         "crowd_pushes", "hostile_push_endpoints")}
     tallies = everything
     assert set(tallies) == {
         "redis_restart", "redis_outage", "redis_network_cut", "worker_sigkill", "web_restart", "postgres_restart",

@@ -10,10 +10,10 @@ import pytest
 from playwright.sync_api import expect
 
 from discounts import services
-from notifications.models import Notification, PushSubscription
+from notifications.models import Notification
 from tests.browser import both_viewports, log_in
 from tests.factories import ShopperFactory, create_deal
-from harness.push_service import PushService
+from harness.push_service import PushService, subscribe
 
 pytestmark = [pytest.mark.stack, pytest.mark.django_db(transaction=True)]
 
@@ -29,8 +29,7 @@ def test_a_shopper_with_every_tab_closed_gets_one_push_per_deal_nearby(stack, pu
     # given a shopper who opted in on two browsers and has no page open
     shopper = ShopperFactory()
     for name in ("phone", "laptop"):
-        browser = push_service.browser(name)
-        PushSubscription.objects.create(user=shopper, endpoint=browser.endpoint, **browser.keys)
+        subscribe(shopper, push_service.browser(name))
     # when a market nearby publishes a deal, then cuts its price
     deal = create_deal(product="Cherries 500g")
     # then both browsers get the push, signed by the site and readable by them alone

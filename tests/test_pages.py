@@ -120,6 +120,39 @@ def test_a_forgotten_password_is_reset_through_the_mail_that_arrives(stack, new_
 
 
 @both_viewports
+def test_a_new_shopper_confirms_their_address_from_the_mail_before_any_digest(stack, new_page, mailbox, viewport):
+    email = f"newcomer-{viewport['width']}@example.com"
+    page = new_page(viewport=viewport)
+    page.goto(stack.base_url + "/accounts/signup/")
+    page.fill("input[name=username]", f"newcomer{viewport['width']}")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password1]", "a long plum 4711")
+    page.fill("input[name=password2]", "a long plum 4711")
+    page.get_by_role("button", name="Create account").click()
+    expect(page).to_have_url(re.compile(r"/accounts/preferences/$"))
+    # the digest cannot be chosen yet: the page says the address waits for its confirmation
+    page.goto(stack.base_url + "/notifications/")
+    expect(page.locator("#email-unverified")).to_contain_text(f"{email} is not confirmed yet")
+    page.select_option("select[name=digest]", "daily")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Confirm your e-mail address first")).to_be_visible()
+    # the worker mailed a link to this site; following it confirms the address
+    mail = mailbox.wait_for(email)
+    link = re.search(r"https?://\S+/accounts/verify-email/\S+/", mail.get_content()).group(0)
+    assert link.startswith(stack.base_url)
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Address confirmed")).to_be_visible()
+    # then the digest can be chosen
+    page.goto(stack.base_url + "/notifications/")
+    expect(page.locator("#email-unverified")).to_have_count(0)
+    page.select_option("select[name=digest]", "daily")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_text("Notification settings saved.")).to_be_visible()
+    assert fits_width(page, viewport)
+    assert page.errors == []
+
+
+@both_viewports
 def test_staff_enter_and_read_times_in_the_citys_time_zone(stack, new_page, viewport):
     market = MarketFactory(name="Corner market")
     CategoryFactory(slug="bakery", name="Bakery")
