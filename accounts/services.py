@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.forms import PasswordResetForm
 from django.core import signing
@@ -13,6 +14,9 @@ from django.urls import reverse
 from accounts.models import User
 
 EMAIL_VERIFICATION_SALT = "accounts.email.verify"
+# The worker's tasks (accounts/tasks.py), named rather than imported: they call these services.
+SEND_EMAIL_VERIFICATION = "accounts.tasks.send_email_verification"
+SEND_PASSWORD_RESET = "accounts.tasks.send_password_reset"
 
 
 class EmailNotVerified(Exception):
@@ -39,10 +43,11 @@ def user_set_preferences(*, user: User, home_lat, home_lng, radius_km, categorie
 
 
 def email_verification_request(*, user: User) -> None:
-    """Mail the account's address a link that proves it, from the worker once this commits."""
-    from accounts import tasks
+    """Mail the account's address a link that proves it, from the worker once this commits.
 
-    transaction.on_commit(lambda: tasks.send_email_verification.delay(user.pk))
+    Robust: with Redis away the account is still made (the link can be asked for again later).
+    """
+    transaction.on_commit(lambda: current_app.send_task(SEND_EMAIL_VERIFICATION, (user.pk,)), robust=True)
 
 
 def email_verification_send(*, user_id: int) -> bool:
@@ -86,9 +91,7 @@ def email_verify(*, token: str) -> User:
 def password_reset_request(*, email: str) -> None:
     """Hand the reset mail to the worker: the request takes as long whether or not the address has an
     account, and what the mail server does costs it nothing."""
-    from accounts import tasks
-
-    tasks.send_password_reset.apply_async((email,), retry=False)
+    current_app.send_task(SEND_PASSWORD_RESET, (email,), retry=False)
 
 
 def password_reset_send(*, email: str) -> None:

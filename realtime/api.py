@@ -11,10 +11,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from eventlog.selectors import log_bounds
+from eventlog.vocabulary import SHOWING
 from markets.api_fields import StrictFloatField
 from markets.geo import InvalidLocation
 from realtime.cursor import Cursor, InvalidCursor
-from realtime.selectors import CursorTooOld, events_after
+from realtime.reach import record_shown_now
+from realtime.selectors import CursorTooOld, area_deals_queried, events_after
 from realtime.subscriptions import Subscription
 
 
@@ -60,7 +62,11 @@ class ChangesView(APIView):
         if request.headers.get("If-None-Match") == etag:
             return Response(status=304, headers={"ETag": etag})
         body: dict = {"events": [], "cursor": Cursor(epoch=epoch, base=head).encode()}
-        if after is not None:
+        if after is None:
+            # A page starting to poll lists the area's deals next: they are shown to the shopper.
+            shown = [(deal["id"], deal["market"]["id"]) for deal in area_deals_queried(sub)]
+            record_shown_now(shown=shown, user_id=request.user.pk)
+        else:
             try:
                 matched, head = events_after(sub=sub, cursor=after)
             except CursorTooOld:
@@ -70,6 +76,10 @@ class ChangesView(APIView):
                     {"event": sub.envelope_for(event.type, event.envelope, event.footprints), "distance_km": distance}
                     for event, distance in matched
                 ]
+                record_shown_now(shown=[
+                    (event.deal_id, event.market_id) for event, distance in matched
+                    if event.type in SHOWING and distance <= sub.radius_km and not sub.left(event.footprints)
+                ], user_id=request.user.pk)
                 after.advance(head)
                 body["cursor"] = after.encode()
         return Response(body, headers={"ETag": etag})

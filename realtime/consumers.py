@@ -233,6 +233,8 @@ class DealsConsumer(NoThreadHopPerMessage, EndsWithLogin, AsyncWebsocketConsumer
     async def _send_snapshot(self) -> None:
         snapshot = await db_read(area_snapshot)(self.sub)
         self.cursor = Cursor(epoch=snapshot.epoch, base=snapshot.head)
+        for deal in snapshot.deals:
+            reach.record(deal_id=deal["id"], market_id=deal["market"]["id"], user_id=self.user_id)
         await self.send_text(
             orjson.dumps({"type": "snapshot", "deals": snapshot.deals, "cursor": self.cursor.encode()}).decode()
         )

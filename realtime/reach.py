@@ -1,9 +1,11 @@
-"""How many shoppers each deal reached, counted from the frames web processes deliver.
+"""How many shoppers each deal reached: a shopper counts once their page showed it, whichever way
+it got there (a socket's snapshot, a live event, or the polling page's list and changes), and once
+however often it was shown.
 
 Each web process buffers (deal, shopper) pairs and flushes them once a second into a Redis
 HyperLogLog per deal (distinct shoppers, a fixed 12 KB per deal, ~1% error), then tells the deal's
 market staff group that the figures moved. Counting is best-effort: a process killed between
-flushes under-counts by at most a second.
+flushes under-counts by at most a second. The polling page's requests record theirs at once.
 """
 
 from __future__ import annotations
@@ -52,6 +54,29 @@ class ReachCounter:
                 await channel_layer.group_send(staff_group(market_id), {"type": "staff.changed"})
         except Exception:  # noqa: BLE001 - figures for staff, never worth failing a delivery over
             logger.warning("could not flush reach counts", exc_info=True)
+
+
+def record_shown_now(*, shown: list[tuple[int, int]], user_id: int) -> None:
+    """Count ``shown`` (deal, market) pairs as reached by ``user_id`` now (sync, for HTTP views)."""
+    import redis
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    if not shown:
+        return
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        with client.pipeline(transaction=False) as pipe:
+            for deal_id, _ in shown:
+                pipe.pfadd(reach_key(deal_id), user_id)
+                pipe.expire(reach_key(deal_id), TTL_SECONDS)
+            pipe.execute()
+        for market_id in {market_id for _, market_id in shown}:
+            async_to_sync(get_channel_layer().group_send)(staff_group(market_id), {"type": "staff.changed"})
+    except Exception:  # noqa: BLE001 - figures for staff, never worth failing a shopper's request over
+        logger.warning("could not record reach", exc_info=True)
+    finally:
+        client.close()
 
 
 def reach_counts(deal_ids: list[int]) -> dict[int, int]:

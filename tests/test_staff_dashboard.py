@@ -72,3 +72,45 @@ def test_the_admin_deal_list_fits_a_laptop_screen(stack, new_page):
     expect(page.locator("#result_list")).to_contain_text("Laundry detergent 20 loads")
     expect(page.locator("#result_list")).to_contain_text("Live")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+
+
+def test_a_shopper_counts_once_their_page_showed_the_deal_however_it_got_there(stack, connect_shopper):
+    import time
+
+    import httpx
+
+    from harness.shopper import session_cookie
+
+    # given a market's deal that is already live before any shopper opens their page
+    market = MarketFactory(name="Corner market")
+    staff = UserFactory(is_staff=True)
+    staff.groups.add(market_staff_group())
+    market.staff.add(staff)
+    deal = create_deal(market=market, product="Plums 1kg")
+    dashboard = httpx.Client(base_url=stack.base_url, cookies={"sessionid": session_cookie(staff)})
+
+    def reached(expected: int) -> int | None:
+        deadline = time.monotonic() + 10
+        while True:
+            row = next(d for d in dashboard.get("/api/staff/dashboard/").json()["active"] if d["id"] == deal.pk)
+            if row["reached"] == expected or time.monotonic() > deadline:
+                return row["reached"]
+            time.sleep(0.2)
+
+    assert reached(0) == 0  # positive control: nobody has seen it yet
+    # when a shopper opens the live page, the deal comes in the socket's snapshot
+    first = ShopperFactory()
+    connect_shopper(first).next("snapshot")
+    assert reached(1) == 1
+    # and opening it again (another snapshot) does not count them twice
+    connect_shopper(first).next("snapshot")
+    time.sleep(1.5)  # past the web process's flush
+    assert reached(1) == 1
+    # a shopper whose browser can only poll starts its page with the changes feed: counted too
+    polling = ShopperFactory()
+    started = httpx.get(
+        f"{stack.base_url}/api/deals/changes/", params={"lat": market.lat, "lng": market.lng, "radius_km": 5},
+        cookies={"sessionid": session_cookie(polling)},
+    )
+    assert started.status_code == 200
+    assert reached(2) == 2

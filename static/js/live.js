@@ -323,7 +323,7 @@
     return cats && cats.length ? "&categories=" + encodeURIComponent(cats.join(",")) : "";
   }
   async function fetchSnapshot() {
-    var head = await (await fetch("/api/deals/changes/?" + areaQuery(), { credentials: "same-origin" })).json();
+    var head = await (await fetch("/api/deals/changes/?" + areaQuery() + categoriesQuery(), { credentials: "same-origin" })).json();
     var deals = [], url = "/api/deals/?ordering=distance&" + areaQuery() + categoriesQuery();
     while (url && deals.length < 500) {
       var page = await (await fetch(url, { credentials: "same-origin" })).json();
