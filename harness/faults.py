@@ -108,14 +108,19 @@ class FaultRun:
         from demo.seeding import simulate_step
 
         rng = random.Random(self.rng.random())
-        while self.driving.is_set():
-            try:
-                simulate_step(rng)
-            except Exception:  # noqa: BLE001 - the database may be restarting: staff would retry too
-                connection.close()
-                time.sleep(0.2)
-                close_old_connections()
-            time.sleep(1.0 / self.rate)
+        try:
+            while self.driving.is_set():
+                try:
+                    simulate_step(rng)
+                except Exception:  # noqa: BLE001 - the database may be restarting: staff would retry too
+                    connection.close()
+                    time.sleep(0.2)
+                    close_old_connections()
+                time.sleep(1.0 / self.rate)
+        finally:
+            # Back to the pool: a phase's thread ends here, and one connection kept per phase emptied the
+            # pool of 16 by the sixteenth phase (the driver then published nothing).
+            connection.close()
 
     def _log_head(self) -> int:
         from eventlog.models import LogHead

@@ -49,7 +49,10 @@ class NotifyTally:
 
     @property
     def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.dead or self.digests_lost or self.digests_duplicated)
+        # A phase in which nothing was published proves nothing.
+        return self.published > 0 and not (
+            self.lost or self.duplicated or self.dead or self.digests_lost or self.digests_duplicated
+        )
 
 
 def wait_notifier_settled(*, timeout: float = 120.0) -> float:
