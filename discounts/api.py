@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -11,7 +12,7 @@ from rest_framework.views import APIView
 
 from discounts import selectors, services
 from discounts.models import Category
-from discounts.serializers import DealSerializer, DiscountWriteSerializer
+from discounts.serializers import DealSerializer, DiscountWriteSerializer, MarketDetailSerializer, MarketSerializer
 from markets.api_fields import StrictFloatField
 from markets.geo import InvalidLocation, clean_lat, clean_lng, clean_radius_km
 from markets.models import Market
@@ -98,6 +99,47 @@ class DealTopView(APIView):
         params = _parse(ProductQuerySerializer, request)
         deals = selectors.deals_top(product=params["product"], limit=params["limit"])
         return Response(DealSerializer(deals, many=True).data)
+
+
+ENDED = inline_serializer("DealEnded", {"detail": serializers.CharField(), "ended_at": serializers.DateTimeField()})
+
+
+class DealDetailView(APIView):
+    """One deal. A deal that ended or was withdrawn is 410 Gone, saying when it ended; never a stale price."""
+
+    @extend_schema(responses={200: DealSerializer, 404: None, 410: ENDED})
+    def get(self, request, pk: int):
+        deal = selectors.deal_for_page(deal_id=pk)
+        if deal is None:
+            return Response({"detail": "No such deal."}, status=status.HTTP_404_NOT_FOUND)
+        not_live = selectors.deal_not_live(deal, now=timezone.now())
+        if not_live is not None:
+            detail, ended_at = not_live
+            return Response({"detail": detail, "ended_at": ended_at}, status=status.HTTP_410_GONE)
+        return Response(DealSerializer(deal).data)
+
+
+@extend_schema(parameters=[LocationQuerySerializer])
+class MarketListView(generics.ListAPIView):
+    """Markets with their number of active deals; near a point, nearest first, when one is given."""
+
+    serializer_class = MarketSerializer
+
+    def get_queryset(self):
+        params = _parse(LocationQuerySerializer, self.request)
+        return selectors.markets_search(lat=params.get("lat"), lng=params.get("lng"), radius_km=params.get("radius_km"))
+
+
+class MarketDetailView(APIView):
+    """One market, with its active deals."""
+
+    @extend_schema(responses={200: MarketDetailSerializer, 404: None})
+    def get(self, request, pk: int):
+        market = selectors.markets_search().filter(pk=pk).first()
+        if market is None:
+            return Response({"detail": "No such market."}, status=status.HTTP_404_NOT_FOUND)
+        deals = selectors.deals_of_market(market.pk)
+        return Response(MarketDetailSerializer(market, context={"deals": deals}).data)
 
 
 def _resolve_refs(user, data: dict) -> dict:

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from discounts.models import Category, Discount
 from markets.geo import EARTH_RADIUS_KM, bounding_box
+from markets.models import Market
 
 ORDERINGS = {
     "distance": ("distance_km", "price", "id"),
@@ -21,12 +22,21 @@ ORDERINGS = {
 }
 
 
-def _distance_expression(lat: float, lng: float):
+def _haversine_km(lat: float, lng: float, *, lat_field: str, lng_field: str):
     """Haversine distance to (lat, lng) in km, computed by PostgreSQL."""
-    dlat = Radians(F("market__lat") - Value(lat)) / 2
-    dlng = Radians(F("market__lng") - Value(lng)) / 2
-    a = Power(Sin(dlat), 2) + Cos(Radians(Value(lat))) * Cos(Radians(F("market__lat"))) * Power(Sin(dlng), 2)
+    dlat = Radians(F(lat_field) - Value(lat)) / 2
+    dlng = Radians(F(lng_field) - Value(lng)) / 2
+    a = Power(Sin(dlat), 2) + Cos(Radians(Value(lat))) * Cos(Radians(F(lat_field))) * Power(Sin(dlng), 2)
     return ExpressionWrapper(2 * EARTH_RADIUS_KM * ASin(Least(Sqrt(a), Value(1.0))), output_field=FloatField())
+
+
+def _distance_expression(lat: float, lng: float):
+    """A deal's distance: its market's."""
+    return _haversine_km(lat, lng, lat_field="market__lat", lng_field="market__lng")
+
+
+def _market_distance_expression(lat: float, lng: float):
+    return _haversine_km(lat, lng, lat_field="lat", lng_field="lng")
 
 
 def category_ids_for(slugs: Iterable[str]) -> frozenset[int]:
@@ -163,6 +173,56 @@ def deals_compare(*, product: str, lat: float | None = None, lng: float | None =
 def deals_top(*, product: str | None = None, limit: int = 5) -> QuerySet[Discount]:
     """The best deals by percent off, for one product or overall."""
     return deals_search(q=product, ordering="-percent_off")[:limit]
+
+
+def deal_for_page(*, deal_id: int) -> Discount | None:
+    """One deal in any state, with its market and category: its page says so when it is not live."""
+    return Discount.objects.select_related("market", "category").filter(pk=deal_id).first()
+
+
+def deal_not_live(deal: Discount, *, now: datetime) -> tuple[str, datetime | None] | None:
+    """Why shoppers cannot take ``deal`` now, and since when; None while it is live."""
+    if deal.is_visible_at(now):
+        return None
+    if deal.state == Discount.State.WITHDRAWN:
+        return "The market withdrew this deal.", deal.updated_at
+    if deal.state == Discount.State.DRAFT:
+        return "This deal is not published.", None
+    if deal.starts_at > now:
+        return "This deal has not started yet.", None
+    return "This deal has ended.", deal.ends_at
+
+
+def deals_same_product(deal: Discount, *, limit: int = 10) -> QuerySet[Discount]:
+    """Other markets' active deals on the very product (as the markets typed it), cheapest first."""
+    return deals_active().filter(product__iexact=deal.product).exclude(pk=deal.pk).order_by("price", "id")[:limit]
+
+
+def deals_of_market(market_id: int) -> QuerySet[Discount]:
+    """A market's active deals, the soonest to end first."""
+    return deals_active().filter(market_id=market_id).order_by("ends_at", "id")
+
+
+def markets_search(
+    *, lat: float | None = None, lng: float | None = None, radius_km: float | None = None
+) -> QuerySet[Market]:
+    """Markets (near a point, nearest first, when one is given), each with its number of active deals.
+
+    Precondition: coordinates and radius are already validated (``markets.geo.clean_*``).
+    """
+    now = timezone.now()
+    active = Q(discounts__state=Discount.State.ACTIVE, discounts__starts_at__lte=now, discounts__ends_at__gt=now)
+    markets = Market.objects.annotate(active_deals=Count("discounts", filter=active))
+    if lat is None or lng is None:
+        return markets.order_by("name", "id")
+    markets = markets.annotate(distance_km=_market_distance_expression(lat, lng))
+    if radius_km is not None:
+        box = bounding_box(lat, lng, radius_km)
+        markets = markets.filter(
+            lat__gte=box.min_lat, lat__lte=box.max_lat, lng__gte=box.min_lng, lng__lte=box.max_lng,
+            distance_km__lte=radius_km,
+        )
+    return markets.order_by("distance_km", "id")
 
 
 def categories_all() -> QuerySet[Category]:

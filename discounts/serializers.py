@@ -23,6 +23,26 @@ class MarketSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "address", "lat", "lng"]
 
 
+class MarketSerializer(serializers.ModelSerializer):
+    """A market as the markets API lists it: where it is, how many deals it has now, how far it is."""
+
+    active_deals = serializers.IntegerField(read_only=True)
+    distance_km = serializers.FloatField(read_only=True, required=False)
+
+    class Meta:
+        model = Market
+        fields = ["id", "name", "address", "lat", "lng", "active_deals", "distance_km"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        distance = getattr(instance, "distance_km", None)
+        if distance is None:
+            data.pop("distance_km", None)
+        else:
+            data["distance_km"] = round(float(distance), 3)
+        return data
+
+
 class DealSerializer(serializers.ModelSerializer):
     category = CategorySerializer(read_only=True)
     market = MarketSummarySerializer(read_only=True)
@@ -100,3 +120,13 @@ class DiscountWriteSerializer(serializers.Serializer):
         if "price" in attrs and "original_price" in attrs and attrs["price"] >= attrs["original_price"]:
             raise serializers.ValidationError({"price": "The deal price must be below the original price."})
         return attrs
+
+
+class MarketDetailSerializer(MarketSerializer):
+    deals = serializers.SerializerMethodField(help_text="Its active deals, the soonest to end first.")
+
+    class Meta(MarketSerializer.Meta):
+        fields = [*MarketSerializer.Meta.fields, "deals"]
+
+    def get_deals(self, market) -> list[dict]:
+        return DealSerializer(self.context["deals"], many=True).data

@@ -1,11 +1,15 @@
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.http import Http404
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
 
 from discounts import selectors
 from discounts.forms import SearchForm
 from discounts.selectors import categories_all
 from discounts.throttles import throttled_like_the_api
+from markets.models import Market
 from markets.selectors import city_area
 
 RESULTS_SHOWN = 50
@@ -72,3 +76,41 @@ def search(request):
         elif lat is not None:
             context["closest"] = selectors.deals_search(lat=lat, lng=lng, ordering="distance")[:5]
     return render(request, "discounts/search.html", context, status=400 if form.errors else 200)
+
+
+def _page_url(request, path: str) -> str:
+    """The page's address as it is shared (``SITE_URL`` when set, so a link never names a proxy's host)."""
+    return (settings.SITE_URL or request.build_absolute_uri("/").rstrip("/")) + path
+
+
+@throttled_like_the_api
+def deal_page(request, pk: int):
+    """One deal for anyone: what, how much, until when, where, and the same product elsewhere.
+
+    A deal that ended or was withdrawn answers 410 and says so, without its old price.
+    """
+    deal = selectors.deal_for_page(deal_id=pk)
+    if deal is None:
+        raise Http404("No such deal.")
+    not_live = selectors.deal_not_live(deal, now=timezone.now())
+    context = {
+        "deal": deal, "not_live": not_live[0] if not_live else "",
+        "others": selectors.deals_same_product(deal),
+        "page_url": _page_url(request, reverse("deal", args=[deal.pk])),
+        "tile_url": settings.MAP_TILE_URL,
+        "place": {"lat": deal.market.lat, "lng": deal.market.lng, "name": deal.market.name, "address": deal.market.address},
+    }
+    return render(request, "discounts/deal.html", context, status=410 if not_live else 200)
+
+
+@throttled_like_the_api
+def market_page(request, pk: int):
+    """One market for anyone: where it is and its deals, the soonest to end first."""
+    market = get_object_or_404(Market, pk=pk)
+    context = {
+        "market": market, "deals": selectors.deals_of_market(market.pk),
+        "page_url": _page_url(request, reverse("market", args=[market.pk])),
+        "tile_url": settings.MAP_TILE_URL,
+        "place": {"lat": market.lat, "lng": market.lng, "name": market.name, "address": market.address},
+    }
+    return render(request, "discounts/market.html", context)

@@ -117,7 +117,7 @@ def _payload(facts: DealFacts, reason: str, km: float, watch: WatchedProduct | N
         title = f"{facts.product} at {price}" + (f" (you wanted {watch.target_price} or less)" if watch.target_price else "")
     else:
         title = f"New deal: {facts.product} {price} (−{round(facts.percent_off)}%)"
-    return {"title": title, "body": f"{facts.market} · {km:.1f} km away", "url": f"/?deal={facts.deal_id}"}
+    return {"title": title, "body": f"{facts.market} · {km:.1f} km away", "url": f"/deals/{facts.deal_id}/"}
 
 
 def plan(event: LogEvent) -> list[Notification]:

@@ -36,7 +36,7 @@ def test_a_shopper_with_every_tab_closed_gets_one_push_per_deal_nearby(stack, pu
     arrived = push_service.wait_for(2)
     assert {r.browser for r in arrived} == {"phone", "laptop"}
     assert arrived[0].message["title"] == "New deal: Cherries 500g 1.99 EUR (−34%)"
-    assert arrived[0].message["url"] == f"/?deal={deal.pk}"
+    assert arrived[0].message["url"] == f"/deals/{deal.pk}/"
     services.discount_update(discount=deal, price="1.49")
     drops = push_service.wait_for(4)[2:]
     assert {r.message["title"] for r in drops} == {"Price drop: Cherries 500g 1.99 → 1.49 EUR"}
@@ -80,15 +80,19 @@ def test_the_service_worker_shows_the_push_and_it_opens_the_deal(stack, new_page
     # positive control: nothing shown yet
     assert page.evaluate(SHOWN) == []
     # when a push for the deal arrives (the browser closed or not: the service worker handles it)
-    message = {"title": "New deal: Plums 1kg 1.99 EUR (−34%)", "body": "Market 0 · 0.0 km away", "url": f"/?deal={deal.pk}", "tag": "n-1"}
+    message = {"title": "New deal: Plums 1kg 1.99 EUR (−34%)", "body": "Market 0 · 0.0 km away", "url": f"/deals/{deal.pk}/", "tag": "n-1"}
     deliver_push(page, stack.base_url, message)
     page.wait_for_function("() => navigator.serviceWorker.ready.then(r => r.getNotifications()).then(ns => ns.length === 1)")
     # then the system notification says what the push said, and the same push again does not show twice
     deliver_push(page, stack.base_url, message)
     page.wait_for_timeout(500)
     assert page.evaluate(SHOWN) == [{k: message[k] for k in ("title", "body", "tag", "url")}]
-    # and the page it opens shows that deal, chosen, among the others
+    # and the page it opens is that deal's own page
     page.goto(stack.base_url + message["url"])
+    expect(page.get_by_role("heading", name="Plums 1kg")).to_be_visible()
+    expect(page.locator(".deal-price .price")).to_have_text("1.99 EUR")
+    # the live page still opens a deal chosen among the others from an older notification's address
+    page.goto(f"{stack.base_url}/?deal={deal.pk}")
     card = page.locator(f'li.deal[data-deal-id="{deal.pk}"]')
     expect(card).to_have_class("deal selected opened", timeout=10000)
     expect(card).to_be_in_viewport()

@@ -71,6 +71,43 @@ def test_a_visitor_browses_the_citys_deals_on_a_map_and_is_invited_to_sign_up(st
 
 
 @both_viewports
+def test_a_visitor_finds_milk_at_the_cheapest_market_and_opens_its_page(stack, new_page, viewport):
+    # given milk at two markets, and a product that only shares letters with it
+    corner = MarketFactory(name="Corner market", address="Kastanienallee 1, Berlin")
+    big = MarketFactory(name="Big market", address="Sonnenallee 9, Berlin", lat=offset_km(*BERLIN, north_km=1)[0], lng=BERLIN[1])
+    cheap = create_deal(market=corner, product="Whole milk 1L", price="0.79", original_price="1.15")
+    create_deal(market=big, product="Whole milk 1L", price="0.99", original_price="1.15")
+    create_deal(market=big, product="Minced beef 500g", price="3.49", original_price="4.99")
+    # when a visitor without an account searches the city for milk, cheapest first
+    page = new_page(viewport=viewport)
+    page.goto(stack.base_url + "/city/?q=milk&ordering=price")
+    rows = page.locator("tr[data-deal-id]")
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_have_attribute("data-deal-id", str(cheap.pk))
+    # and opens the cheapest one
+    rows.first.get_by_role("link", name="Whole milk 1L").click()
+    expect(page).to_have_url(re.compile(rf"/deals/{cheap.pk}/$"))
+    # then its page says what, how much, until when and where, with a map and the other market's price
+    expect(page.get_by_role("heading", name="Whole milk 1L")).to_be_visible()
+    expect(page.locator(".deal-price .price")).to_have_text("0.79 EUR")
+    expect(page.get_by_role("link", name="Corner market")).to_have_attribute("href", f"/markets/{corner.pk}/")
+    expect(page.get_by_role("link", name="Directions")).to_have_attribute("href", re.compile(r"openstreetmap\.org/directions"))
+    expect(page.locator(".leaflet-marker-icon")).to_have_count(1)
+    expect(page.locator(".other-prices li")).to_contain_text("Big market")
+    expect(page.get_by_role("button", name="Share this deal")).to_be_visible()
+    # a shared link previews with the deal's own title
+    assert page.locator('meta[property="og:title"]').get_attribute("content") == "Whole milk 1L for 0.79 EUR (−31%)"
+    screenshot(page, "deal", viewport, full_page=True)
+    assert fits_width(page, viewport)
+    # the market's page lists its deals
+    page.get_by_role("link", name="Corner market").click()
+    expect(page.get_by_role("heading", name="Corner market")).to_be_visible()
+    expect(page.locator("#market-deals li")).to_have_count(1)
+    assert fits_width(page, viewport)
+    assert page.errors == []
+
+
+@both_viewports
 def test_search_finds_a_spelling_variant_and_each_row_is_a_complete_deal(stack, new_page, viewport):
     market = MarketFactory(name="Corner market", address="Kastanienallee 1, Berlin")
     dairy = CategoryFactory(slug="dairy", name="Dairy")

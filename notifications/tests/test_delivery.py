@@ -53,7 +53,7 @@ def test_a_notification_arrives_signed_and_readable_only_by_the_browser(push_ser
     # every browser of the shopper got it, decrypted with its own keys, under the site's VAPID key
     assert sorted(r.browser for r in push_service.received) == ["laptop", "phone"]
     message = push_service.messages_to("phone")[0]
-    assert message["title"].startswith("New deal: Apples 1kg") and message["url"] == f"/?deal={deal.pk}"
+    assert message["title"].startswith("New deal: Apples 1kg") and message["url"] == f"/deals/{deal.pk}/"
     assert push_service.received[0].claims["sub"].startswith("mailto:")
     assert push_service.rejected == []
     note = Notification.objects.get()

@@ -44,7 +44,7 @@ def test_a_new_deal_reaches_opted_in_shoppers_whose_area_and_categories_hold_it(
     read_log()
     assert told() == [("near", deal.pk)]
     note = Notification.objects.get()
-    assert note.reason == "new" and note.payload["url"] == f"/?deal={deal.pk}"
+    assert note.reason == "new" and note.payload["url"] == f"/deals/{deal.pk}/"
     assert note.payload["title"] == "New deal: Greek yoghurt 1.99 EUR (−34%)"
     assert note.payload["body"].endswith("1.0 km away")
 

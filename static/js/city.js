@@ -22,8 +22,10 @@
   function popup(pin) {
     var box = document.createElement("div");
     box.className = "popup";
-    var name = document.createElement("strong");
+    var name = document.createElement("a");
+    name.href = "/markets/" + pin.id + "/";
     name.textContent = pin.name;
+    name.className = "market-link";
     var address = document.createElement("div");
     address.className = "muted";
     address.textContent = pin.address;

@@ -74,7 +74,10 @@
       prices.appendChild(el("span", "drop", "Price drop " + deal._drop.was + " → " + deal.price));
     }
     box.appendChild(prices);
-    var meta = el("span", "meta", deal.category.name + (deal.distance_km != null ? " · " + deal.distance_km.toFixed(1) + " km" : ""));
+    var meta = el("span", "meta", deal.category.name + (deal.distance_km != null ? " · " + deal.distance_km.toFixed(1) + " km" : "") + " · ");
+    var details = el("a", "details", "Deal page");
+    details.href = "/deals/" + deal.id + "/";
+    meta.appendChild(details);
     box.appendChild(meta);
     var ends = new Date(deal.ends_at);
     var endsEl = el("time", "ends", endsText(ends));
