@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -15,8 +14,16 @@ from markets.selectors import city_area
 RESULTS_SHOWN = 50
 
 
-@login_required
+# A visitor's first page: the deals nearest to where their browser says they are, within this, or the
+# city's biggest discounts.
+VISITOR_RADIUS_KM = 5.0
+VISITOR_DEALS = 24
+
+
 def live(request):
+    """The live page for a shopper; for a visitor, the deals around them without an account."""
+    if not request.user.is_authenticated:
+        return visitor_home(request)
     user = request.user
     context = {
         "categories": categories_all(),
@@ -35,6 +42,25 @@ def live(request):
 
 
 @throttled_like_the_api
+def visitor_home(request):
+    """Deals near the visitor's location (sent by the page once the browser shares it), else the city's
+    best; search, the map and an invitation to sign up for what needs an account."""
+    form = SearchForm(request.GET or None)
+    params = form.cleaned_data if form.is_valid() else {}
+    lat, lng = params.get("lat"), params.get("lng")
+    near = lat is not None and lng is not None
+    if near:
+        deals = selectors.deals_search(lat=lat, lng=lng, radius_km=VISITOR_RADIUS_KM, ordering="distance")
+    else:
+        deals = selectors.deals_search(ordering="-percent_off")
+    context = {
+        "form": SearchForm(), "near": near, "radius_km": VISITOR_RADIUS_KM, "results": deals[:VISITOR_DEALS],
+        "pins": selectors.market_pins(deals), "tile_url": settings.MAP_TILE_URL, "city": city_area(),
+    }
+    return render(request, "discounts/visitor.html", context, status=400 if form.errors else 200)
+
+
+@throttled_like_the_api
 def city(request):
     """The whole city's deals on a map and in a table, for anyone: what a visitor sees before signing up."""
     form = SearchForm(request.GET or None)
@@ -50,13 +76,13 @@ def city(request):
     return render(request, "discounts/city.html", context, status=400 if form.errors else 200)
 
 
-@login_required
 @throttled_like_the_api
 def search(request):
-    """Deals by product and category; for a product, its price across markets and its top 5."""
+    """Deals by product and category; for a product, its price across markets and its top 5. Open to
+    visitors; a shopper's saved location is the default place."""
     user = request.user
     data = request.GET.copy()
-    if user.has_saved_location:
+    if user.is_authenticated and user.has_saved_location:
         data.setdefault("lat", str(user.home_lat))
         data.setdefault("lng", str(user.home_lng))
     form = SearchForm(data or None)

@@ -41,9 +41,12 @@ def test_a_visitor_browses_the_citys_deals_on_a_map_and_is_invited_to_sign_up(st
     # when a visitor without an account opens the site
     page = new_page(viewport=viewport)
     page.goto(stack.base_url + "/")
-    # then the login page shows the city's deals and leads to the whole city on a map
-    expect(page.get_by_text("Cherries")).to_be_visible()
-    page.get_by_role("link", name="Browse every deal in the city, on a map").click()
+    # then the first page shows the city's best deals, invites to sign up and leads to the whole city on a map
+    expect(page.get_by_role("heading", name="The city's biggest discounts now")).to_be_visible()
+    expect(page.locator("tr[data-deal-id]").first).to_have_attribute("data-deal-id", str(cherries.pk))
+    expect(page.locator(".cta").get_by_role("link", name="Sign up")).to_be_visible()
+    assert fits_width(page, viewport)
+    page.get_by_role("link", name="Every deal in the city, on a map").click()
     expect(page).to_have_url(re.compile(r"/city/$"))
     expect(page.locator("tr[data-deal-id]")).to_have_count(3)
     assert fits_width(page, viewport)
@@ -103,6 +106,27 @@ def test_a_visitor_finds_milk_at_the_cheapest_market_and_opens_its_page(stack, n
     page.get_by_role("link", name="Corner market").click()
     expect(page.get_by_role("heading", name="Corner market")).to_be_visible()
     expect(page.locator("#market-deals li")).to_have_count(1)
+    assert fits_width(page, viewport)
+    assert page.errors == []
+
+
+@both_viewports
+def test_a_visitor_who_shares_their_location_sees_the_deals_around_them(stack, new_page, viewport):
+    near = MarketFactory(name="Around the corner", lat=offset_km(*BERLIN, north_km=1)[0], lng=BERLIN[1])
+    far = MarketFactory(name="Across town", lat=offset_km(*BERLIN, north_km=12)[0], lng=BERLIN[1])
+    close = create_deal(market=near, product="Cherries", price="1.80", original_price="2.00")
+    create_deal(market=far, product="Plums", price="0.50", original_price="2.00")
+    page = new_page(viewport=viewport, geolocation={"latitude": BERLIN[0], "longitude": BERLIN[1]}, permissions=["geolocation"])
+    page.goto(stack.base_url + "/")
+    # the browser already allows the location: the page comes back with the deals within 5 km, nearest first
+    expect(page.get_by_role("heading", name="Deals within 5 km of you")).to_be_visible(timeout=10000)
+    expect(page.locator("tr[data-deal-id]")).to_have_count(1)
+    expect(page.locator("tr[data-deal-id]").first).to_have_attribute("data-deal-id", str(close.pk))
+    expect(page.locator("tr[data-deal-id]").first).to_contain_text("1.1 km")
+    # positive control: the whole city's best has the bigger discount across town
+    page.get_by_role("link", name="Show the whole city's best instead").click()
+    expect(page.locator("tr[data-deal-id]")).to_have_count(2)
+    expect(page.locator("tr[data-deal-id]").first).to_contain_text("Plums")
     assert fits_width(page, viewport)
     assert page.errors == []
 

@@ -101,9 +101,12 @@ def test_bad_preferences_are_form_errors_and_nothing_changes(client, data, messa
     assert user.home_lat is None and float(user.radius_km) == 5.0
 
 
-def test_pages_need_a_login(client):
-    assert client.get("/").status_code == 302
+def test_a_shoppers_pages_need_a_login_and_a_visitor_gets_deals_instead_of_the_live_page(client):
     assert client.get(reverse("preferences")).status_code == 302
+    assert client.get(reverse("notifications")).status_code == 302
+    home = client.get("/")
+    assert home.status_code == 200 and b'id="conn-status"' not in home.content
+    assert b"The city's biggest discounts now" in home.content
 
 
 def test_a_reset_request_reads_nothing_about_accounts_so_it_cannot_tell_them_apart(client, django_assert_num_queries):
@@ -161,12 +164,24 @@ def test_errors_are_pages_of_the_site_with_a_way_back(client):
 def test_a_visitor_sees_the_citys_best_deals_and_how_to_get_them_live(client):
     from tests.factories import create_deal
 
-    big = create_deal(product="Half-price cherries", price="1.00", original_price="2.00")
-    page = client.get("/", follow=True)
-    # the live page still needs a login (the contract), and the login page shows the city's deals
-    assert page.redirect_chain[-1][0].startswith(reverse("login"))
-    assert big.product in page.content.decode()
-    assert b"Sign up</a> to see the deals near you live" in page.content
+    from tests.factories import BERLIN, MarketFactory, offset_km
+
+    big = create_deal(
+        product="Half-price cherries", price="1.00", original_price="2.00",
+        market=MarketFactory(lat=offset_km(*BERLIN, north_km=20)[0], lng=BERLIN[1]),
+    )
+    near = create_deal(product="Plums", price="1.80", original_price="2.00")
+    # the live page needs a login; a visitor at / gets the city's biggest discounts and the invitation
+    page = client.get("/")
+    html = page.content.decode()
+    assert html.index(big.product) < html.index(near.product)
+    assert b"Sign up</a> to see the deals of your area live" in page.content
+    # and with where they are (the page sends it once the browser shares it), the deals around them
+    around = client.get("/", {"lat": BERLIN[0], "lng": BERLIN[1]}).content.decode()
+    assert near.product in around and big.product not in around and "Deals within 5 km of you" in around
+    assert client.get("/", {"lat": "north"}).status_code == 400
+    # search is open to visitors too
+    assert near.product in client.get(reverse("search"), {"q": "plums"}).content.decode()
 
 
 def test_an_address_is_confirmed_by_the_mailed_link_and_belongs_to_one_account(client, settings, tmp_path):
