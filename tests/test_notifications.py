@@ -89,7 +89,7 @@ def test_the_service_worker_shows_the_push_and_it_opens_the_deal(stack, new_page
     assert page.evaluate(SHOWN) == [{k: message[k] for k in ("title", "body", "tag", "url")}]
     # and the page it opens is that deal's own page
     page.goto(stack.base_url + message["url"])
-    expect(page.get_by_role("heading", name="Plums 1kg")).to_be_visible()
+    expect(page.get_by_role("heading", name="Plums 1kg", exact=True)).to_be_visible()
     expect(page.locator(".deal-price .price")).to_have_text("1.99 EUR")
     # the live page still opens a deal chosen among the others from an older notification's address
     page.goto(f"{stack.base_url}/?deal={deal.pk}")

@@ -16,7 +16,8 @@
     }, { maximumAge: 300000, timeout: 10000 });
   }
   button.addEventListener("click", locate);
-  if (navigator.permissions) {
+  // Only on the bare first page: "the whole city's best instead" (/?city=all) is the visitor's choice.
+  if (navigator.permissions && !location.search) {
     navigator.permissions.query({ name: "geolocation" }).then(function (state) {
       if (state.state === "granted") locate();
     }).catch(function () {});
