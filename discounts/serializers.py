@@ -23,15 +23,10 @@ class MarketSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "name", "address", "lat", "lng"]
 
 
-class MarketSerializer(serializers.ModelSerializer):
-    """A market as the markets API lists it: where it is, how many deals it has now, how far it is."""
+class WithDistance(serializers.ModelSerializer):
+    """``distance_km`` where the query had a point (rounded to metres), absent where it had none."""
 
-    active_deals = serializers.IntegerField(read_only=True)
     distance_km = serializers.FloatField(read_only=True, required=False)
-
-    class Meta:
-        model = Market
-        fields = ["id", "name", "address", "lat", "lng", "active_deals", "distance_km"]
 
     def to_representation(self, instance):
         data = super().to_representation(instance)
@@ -43,11 +38,20 @@ class MarketSerializer(serializers.ModelSerializer):
         return data
 
 
-class DealSerializer(serializers.ModelSerializer):
+class MarketSerializer(WithDistance):
+    """A market as the markets API lists it: where it is, how many deals it has now, how far it is."""
+
+    active_deals = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Market
+        fields = ["id", "name", "address", "lat", "lng", "active_deals", "distance_km"]
+
+
+class DealSerializer(WithDistance):
     category = CategorySerializer(read_only=True)
     market = MarketSummarySerializer(read_only=True)
     percent_off = serializers.FloatField(read_only=True)
-    distance_km = serializers.FloatField(read_only=True, required=False)
 
     class Meta:
         model = Discount
@@ -55,15 +59,6 @@ class DealSerializer(serializers.ModelSerializer):
             "id", "product", "category", "market", "original_price", "price", "currency",
             "percent_off", "starts_at", "ends_at", "distance_km",
         ]
-
-    def to_representation(self, instance):
-        data = super().to_representation(instance)
-        distance = getattr(instance, "distance_km", None)
-        if distance is None:
-            data.pop("distance_km", None)
-        else:
-            data["distance_km"] = round(float(distance), 3)
-        return data
 
 
 def _iso(value) -> str:

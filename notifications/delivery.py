@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import queue
 import threading
 import time
@@ -37,6 +36,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from django.utils import timezone
 
 from notifications.models import Notification, NotificationPreferences, PushSubscription
+from notifications.per_process import PerProcess
 from notifications.webpush import PreparedPush, PushOutcome, prepare_push, push_sender
 
 logger = logging.getLogger(__name__)
@@ -231,7 +231,6 @@ class InFlight:
     outcome as soon as it is known (in batches of whatever has finished meanwhile)."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
         self._lock = threading.Condition()
         self._users: Counter[int] = Counter()
         self._requests = 0
@@ -306,17 +305,12 @@ class InFlight:
             return self._lock.wait_for(lambda: self._pushes == 0, timeout)
 
 
-_in_flight: InFlight | None = None
-_in_flight_lock = threading.Lock()
+_in_flight: PerProcess[InFlight] = PerProcess(InFlight)
 
 
 def in_flight() -> InFlight:
-    """This process's pushes in flight (a forked worker child starts its own)."""
-    global _in_flight
-    with _in_flight_lock:
-        if _in_flight is None or _in_flight.pid != os.getpid():
-            _in_flight = InFlight()
-        return _in_flight
+    """This process's pushes in flight."""
+    return _in_flight.get()
 
 
 def deliver_due(*, limit: int = CLAIM_LIMIT) -> int:
@@ -362,9 +356,8 @@ def deliver_due(*, limit: int = CLAIM_LIMIT) -> int:
 def wait_sent(timeout: float = 60.0) -> bool:
     """Whether this process's pushes have all been sent and recorded within ``timeout`` seconds (tests,
     and a worker that is shutting down)."""
-    if _in_flight is None or _in_flight.pid != os.getpid():
-        return True
-    return _in_flight.wait_idle(timeout)
+    pushing = _in_flight.existing()
+    return True if pushing is None else pushing.wait_idle(timeout)
 
 
 def retry_dead(*, rows) -> int:

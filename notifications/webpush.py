@@ -15,7 +15,6 @@ import asyncio
 import base64
 import functools
 import json
-import os
 import threading
 import time
 from concurrent.futures import Future
@@ -28,6 +27,7 @@ from django.conf import settings
 from py_vapid import Vapid
 from pywebpush import WebPusher
 
+from notifications.per_process import PerProcess
 from notifications.push_services import endpoint_problem
 
 # A deal may be gone by tomorrow; the push service drops the message if the browser is away longer.
@@ -126,7 +126,6 @@ class PushSender:
     starts to when its answer is read."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         threading.Thread(target=self._run, name="push-sender", daemon=True).start()
@@ -185,14 +184,9 @@ class PushSender:
             return _outcome_of(answer.status)
 
 
-_sender: PushSender | None = None
-_sender_lock = threading.Lock()
+_senders: PerProcess[PushSender] = PerProcess(PushSender)
 
 
 def push_sender() -> PushSender:
-    """This process's sender, made on first use (a forked worker child makes its own)."""
-    global _sender
-    with _sender_lock:
-        if _sender is None or _sender.pid != os.getpid():
-            _sender = PushSender()
-        return _sender
+    """This process's sender, made on first use."""
+    return _senders.get()
