@@ -16,7 +16,7 @@ from markets.api_fields import StrictFloatField
 from markets.geo import InvalidLocation
 from realtime.cursor import Cursor, InvalidCursor
 from realtime.reach import record_shown_now
-from realtime.selectors import CursorTooOld, area_deals_queried, events_after
+from realtime.selectors import CursorTooOld, area_snapshot, events_after
 from realtime.subscriptions import Subscription
 
 
@@ -63,8 +63,9 @@ class ChangesView(APIView):
             return Response(status=304, headers={"ETag": etag})
         body: dict = {"events": [], "cursor": Cursor(epoch=epoch, base=head).encode()}
         if after is None:
-            # A page starting to poll lists the area's deals next: they are shown to the shopper.
-            shown = [(deal["id"], deal["market"]["id"]) for deal in area_deals_queried(sub)]
+            # A page starting to poll lists the area's deals next: they are shown to the shopper, the
+            # same deals a socket's snapshot shows (from the process's copy of the city when it has one).
+            shown = [(deal["id"], deal["market"]["id"]) for deal in area_snapshot(sub).deals]
             record_shown_now(shown=shown, user_id=request.user.pk)
         else:
             try:
