@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.permissions import IsAuthenticated
@@ -34,6 +34,12 @@ class PushEndpointSerializer(serializers.Serializer):
     endpoint = serializers.URLField(max_length=1000)
 
 
+class PushConfigQuerySerializer(serializers.Serializer):
+    endpoint = serializers.URLField(
+        max_length=1000, required=False, help_text="This browser's push endpoint, to ask whether it is on."
+    )
+
+
 class PushConfigSerializer(serializers.Serializer):
     enabled = serializers.BooleanField()
     public_key = serializers.CharField(allow_null=True)
@@ -48,12 +54,11 @@ class PushSubscriptionView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(
-        parameters=[OpenApiParameter("endpoint", str, description="This browser's push endpoint, to ask whether it is on.")],
-        responses=PushConfigSerializer,
-    )
+    @extend_schema(parameters=[PushConfigQuerySerializer], responses=PushConfigSerializer)
     def get(self, request):
-        endpoint = request.query_params.get("endpoint")
+        query = PushConfigQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        endpoint = query.validated_data.get("endpoint")
         session_key = request.session.session_key if hasattr(request, "session") else None
         return Response({
             "enabled": push_enabled(),

@@ -54,6 +54,15 @@ def test_a_browser_subscribes_and_unsubscribes(api, shopper):
     assert api.get("/api/push/subscriptions/", {"endpoint": browser.endpoint}).json()["subscribed"] is False
 
 
+@pytest.mark.parametrize("endpoint", [FCM + "a\x00b", "not a url", "x" * 1001])
+def test_asking_about_a_malformed_endpoint_is_a_400(api, endpoint):
+    # found by schemathesis: a NUL byte reached PostgreSQL and answered 500
+    response = api.get("/api/push/subscriptions/", {"endpoint": endpoint})
+    assert response.status_code == 400 and "endpoint" in response.json()
+    # positive control: a well-formed one is answered
+    assert api.get("/api/push/subscriptions/", {"endpoint": FCM + "ab"}).json()["subscribed"] is False
+
+
 GOOD_KEYS = Browser(endpoint=FCM + "x").keys
 
 
